@@ -7,6 +7,7 @@
 //! and `report` renders.
 #![forbid(unsafe_code)]
 
+pub mod ledger;
 pub mod time;
 
 pub use time::Ts;
