@@ -7,7 +7,14 @@
 //! and `report` renders.
 #![forbid(unsafe_code)]
 
+pub mod analyze;
+pub mod app;
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod flow;
 pub mod ledger;
+pub mod report;
 pub mod time;
 
 pub use time::Ts;
@@ -46,4 +53,48 @@ pub struct At {
     /// 1-based packet number within its capture file.
     pub packet: u64,
     pub ts: Ts,
+}
+
+/// A capture that could not be read to its end.
+#[derive(Debug)]
+pub struct Problem {
+    pub file: String,
+    pub error: capture::Error,
+}
+
+impl Problem {
+    /// Whether nothing at all could be read (exit 2) rather than a capture
+    /// damaged part-way (exit 3).
+    pub fn is_unreadable(&self) -> bool {
+        matches!(self.error, capture::Error::NotACapture)
+            || matches!(&self.error, capture::Error::Io(_))
+    }
+}
+
+/// What a run produced: the ledger, and the captures that had problems.
+#[derive(Debug)]
+pub struct Outcome {
+    pub ledger: ledger::Ledger,
+    pub problems: Vec<Problem>,
+}
+
+/// Analyses every capture of `config`, in the order given.
+pub fn run(config: &cli::Config) -> Outcome {
+    let mut parts = Vec::new();
+    let mut problems = Vec::new();
+    for path in &config.captures {
+        let mut result = analyze::file(path);
+        if let Some(error) = result.error.take() {
+            result.info.error = Some(error.to_string());
+            problems.push(Problem {
+                file: result.info.file.clone(),
+                error,
+            });
+        }
+        parts.push((result.info, result.connections));
+    }
+    Outcome {
+        ledger: ledger::Ledger::new(parts),
+        problems,
+    }
 }

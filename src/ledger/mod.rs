@@ -1,8 +1,9 @@
 //! The ledger: everything the analysis learned, as plain serialisable data.
 //! No I/O here; `findings` reads it and `report` renders it.
 
-use crate::Ts;
+use crate::{Side, Ts};
 use serde::Serialize;
+use std::net::SocketAddr;
 
 /// One HTTP request (HTTP/1.x or one HTTP/2 stream) and its response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -25,4 +26,140 @@ pub struct Request {
     /// Response body bytes as delivered on the wire (after de-chunking,
     /// before content decoding); None when unknown.
     pub response_bytes: Option<u64>,
+}
+
+/// A figure per side of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PerSide<T> {
+    pub client: T,
+    pub server: T,
+}
+
+impl<T> From<[T; 2]> for PerSide<T> {
+    fn from([client, server]: [T; 2]) -> Self {
+        PerSide { client, server }
+    }
+}
+
+/// How a side ended a TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Close {
+    Fin,
+    Rst,
+}
+
+/// What TCP shows of one connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tcp {
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    /// 1-based number of the connection's first packet in its capture.
+    pub first_packet: u64,
+    pub start: Ts,
+    pub end: Ts,
+    /// The client's SYN was captured: a TCP handshake.
+    pub syn_seen: bool,
+    pub synack_seen: bool,
+    /// No SYN told who the client is: the roles were inferred.
+    pub role_inferred: bool,
+    pub packets: PerSide<u64>,
+    /// TCP payload bytes on the wire, retransmissions included.
+    pub bytes: PerSide<u64>,
+    /// Distinct payload bytes delivered in order to the protocol parsers.
+    pub stream_bytes: PerSide<u64>,
+    /// Payload bytes never captured (holes in the sequence space).
+    pub gap_bytes: PerSide<u64>,
+    /// Segments that carried nothing new.
+    pub retransmissions: PerSide<u64>,
+    pub closed_by: Option<Side>,
+    pub close: Option<Close>,
+}
+
+/// "ip:port", with IPv6 in brackets: Rust's `SocketAddr` display.
+fn ser_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+/// The version of the JSON document's layout; bumped when a field changes
+/// meaning or disappears (fields are only ever added within a version).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One capture file read.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Capture {
+    pub file: String,
+    pub format: Option<crate::capture::Format>,
+    pub compression: Option<crate::capture::Compression>,
+    pub packets: u64,
+    /// Bytes of the (decompressed) capture read.
+    pub bytes: u64,
+    pub first_ts: Option<Ts>,
+    pub last_ts: Option<Ts>,
+    pub tcp_packets: u64,
+    /// IP packets of other protocols, and non-IP frames.
+    pub other_packets: u64,
+    /// Frames of a link type this tool does not read.
+    pub unknown_link_packets: u64,
+    /// IP fragments (TCP is not reassembled from fragments).
+    pub fragments: u64,
+    pub malformed_packets: u64,
+    /// Why reading stopped before the end, if it did.
+    pub error: Option<String>,
+}
+
+/// One TCP connection and what it carried.
+#[derive(Clone, Debug, Serialize)]
+pub struct Connection {
+    /// The capture file it was seen in.
+    pub capture: String,
+    #[serde(flatten)]
+    pub tcp: Tcp,
+    pub protocol: crate::app::Protocol,
+}
+
+/// Figures over every capture in the report.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub captures: usize,
+    pub packets: u64,
+    /// Connections seen, with or without their SYN.
+    pub tcp_connections: usize,
+    /// Connections whose client SYN was seen.
+    pub tcp_handshakes: usize,
+}
+
+/// Everything one run learned.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ledger {
+    pub schema_version: u32,
+    pub captures: Vec<Capture>,
+    pub totals: Totals,
+    pub connections: Vec<Connection>,
+}
+
+impl Ledger {
+    /// Builds the ledger from per-capture results, in the order given.
+    pub fn new(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
+        let mut captures = Vec::new();
+        let mut connections = Vec::new();
+        for (info, conns) in parts {
+            captures.push(info);
+            connections.extend(conns);
+        }
+        let totals = Totals {
+            captures: captures.len(),
+            packets: captures.iter().map(|c| c.packets).sum(),
+            tcp_connections: connections.len(),
+            tcp_handshakes: connections.iter().filter(|c| c.tcp.syn_seen).count(),
+        };
+        Ledger {
+            schema_version: SCHEMA_VERSION,
+            captures,
+            totals,
+            connections,
+        }
+    }
 }

@@ -1,0 +1,113 @@
+//! One capture, start to end: frames -> segments -> connections -> ledger
+//! entries, streaming, with memory bounded by the connections alive at once.
+
+use crate::At;
+use crate::app::Session;
+use crate::capture::{self, Reader};
+use crate::decode::{self, Decoded};
+use crate::flow::Table;
+use crate::ledger::{Capture, Connection, Tcp};
+use std::io::Read;
+use std::path::Path;
+
+/// What one capture yielded. `error` is set when reading stopped early;
+/// everything before the damage is still in `connections`.
+#[derive(Debug)]
+pub struct CaptureResult {
+    pub info: Capture,
+    pub connections: Vec<Connection>,
+    /// A problem that stopped reading: the results cover what came before.
+    pub error: Option<capture::Error>,
+}
+
+/// Reads the capture at `path` (`-` for stdin).
+pub fn file(path: &Path) -> CaptureResult {
+    let name = path.display().to_string();
+    match Reader::open(path) {
+        Ok(reader) => run(name, reader),
+        Err(e) => failed(name, e),
+    }
+}
+
+/// Reads a capture from any byte source, named `name` in the report.
+pub fn reader(name: String, src: Box<dyn Read + Send>) -> CaptureResult {
+    match Reader::new(src) {
+        Ok(reader) => run(name, reader),
+        Err(e) => failed(name, e),
+    }
+}
+
+fn failed(name: String, e: capture::Error) -> CaptureResult {
+    CaptureResult {
+        info: Capture {
+            file: name,
+            ..Capture::default()
+        },
+        connections: Vec::new(),
+        error: Some(e),
+    }
+}
+
+fn run(name: String, mut reader: Reader) -> CaptureResult {
+    let mut info = Capture {
+        file: name,
+        format: Some(reader.format()),
+        compression: Some(reader.compression()),
+        ..Capture::default()
+    };
+    let mut table = Table::new(Session::new);
+    let mut connections = Vec::new();
+    let mut last = At::default();
+    let error = loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        };
+        info.packets += 1;
+        last = At {
+            packet: frame.index,
+            ts: frame.ts,
+        };
+        if info.first_ts.is_none() {
+            info.first_ts = Some(frame.ts);
+        }
+        match decode::decode(frame.linktype, frame.data) {
+            Decoded::Tcp(seg) => {
+                info.tcp_packets += 1;
+                table.segment(&seg, last);
+            }
+            Decoded::NotTcp => info.other_packets += 1,
+            Decoded::UnknownLink => info.unknown_link_packets += 1,
+            Decoded::Fragment => info.fragments += 1,
+            Decoded::Malformed => info.malformed_packets += 1,
+        }
+        collect(&mut table, &info.file, &mut connections);
+    };
+    table.finish_all();
+    collect(&mut table, &info.file, &mut connections);
+    info.last_ts = info.first_ts.map(|_| last.ts);
+    info.bytes = reader.offset();
+    // Connections finish in the order they end; report them in the order
+    // they began.
+    connections.sort_by_key(|c: &Connection| c.tcp.first_packet);
+    CaptureResult {
+        info,
+        connections,
+        error,
+    }
+}
+
+fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
+    for (tcp, session) in table.take_finished() {
+        out.push(entry(file, tcp, session));
+    }
+}
+
+fn entry(file: &str, tcp: Tcp, session: Session) -> Connection {
+    Connection {
+        capture: file.to_string(),
+        tcp,
+        protocol: session.protocol,
+    }
+}

@@ -1,0 +1,477 @@
+//! The connection table: TCP segments in, connections with two ordered
+//! byte streams out, fed to one [`Analyzer`] per connection.
+//!
+//! A connection is a 4-tuple over one lifetime: a SYN on a 4-tuple whose
+//! connection has closed starts a new connection (port reuse). The client
+//! is the sender of the SYN; without one the role is inferred (see
+//! [`Table::segment`]) and marked so. Closed connections are finished
+//! [`CLOSED_LINGER`] after their last packet, idle open ones after
+//! [`IDLE_TIMEOUT`] of capture time, so memory follows the connections
+//! alive at one moment, not the length of the capture.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+pub mod reassembly;
+mod seq;
+
+pub use reassembly::{Event, Reassembler};
+pub use seq::Seq;
+
+use crate::decode::Segment;
+use crate::ledger::{Close, Tcp};
+use crate::{At, Side, Ts};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+/// A closed connection is kept this long after its last packet, for
+/// retransmitted FINs and final ACKs (2 x the common 60 s MSL).
+pub const CLOSED_LINGER: Ts = Ts(120 * 1_000_000_000);
+/// An open connection idle this long is finished as if the capture ended.
+pub const IDLE_TIMEOUT: Ts = Ts(3600 * 1_000_000_000);
+/// All connections together buffer at most this many out-of-order bytes.
+pub const GLOBAL_PENDING: usize = 256 << 20;
+/// Packets between two checks for connections to expire.
+const SWEEP_EVERY: u64 = 1 << 14;
+
+/// What reads a connection's two byte streams.
+pub trait Analyzer {
+    /// The bytes `side` sent next, in stream order.
+    fn on_data(&mut self, side: Side, data: &[u8], at: At);
+    /// `len` bytes `side` sent were not captured.
+    fn on_gap(&mut self, side: Side, len: u64, at: At);
+    /// The connection ended: closed by `closer`, or `None` when the capture
+    /// ended (or the connection went idle) first.
+    fn on_close(&mut self, closer: Option<(Side, Close)>, at: At);
+}
+
+/// The connection key: both endpoints, the smaller first, so both
+/// directions of a connection find the same entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+}
+
+impl Key {
+    fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> Key {
+        if a <= b {
+            Key { lo: a, hi: b }
+        } else {
+            Key { lo: b, hi: a }
+        }
+    }
+}
+
+/// Lifecycle of a connection, as far as the capture shows it.
+///
+/// ```text
+///   SYN seen ----------------> Open --FIN--> Closing --FIN--> Closed
+///   (or mid-stream pickup) ---^   \------------RST------------^
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// One side sent a FIN.
+    Closing,
+    /// Both sides sent a FIN, or either sent a RST.
+    Closed,
+}
+
+/// Per side of a connection.
+#[derive(Debug, Default)]
+struct Half {
+    addr: Option<SocketAddr>,
+    packets: u64,
+    /// TCP payload bytes on the wire, retransmissions included.
+    bytes: u64,
+    isn: Option<Seq>,
+    fin: bool,
+    rx: Reassembler,
+}
+
+struct Conn<A> {
+    halves: [Half; 2],
+    state: State,
+    syn_seen: bool,
+    synack_seen: bool,
+    role_inferred: bool,
+    /// Whether any payload has been handed to the analyzer: roles may be
+    /// swapped only before that.
+    data_seen: bool,
+    closer: Option<(Side, Close)>,
+    first: At,
+    last: At,
+    app: A,
+}
+
+fn pick<T>(pair: &mut [T; 2], side: Side) -> &mut T {
+    let [client, server] = pair;
+    match side {
+        Side::Client => client,
+        Side::Server => server,
+    }
+}
+
+impl<A> Conn<A> {
+    fn side_of(&self, src: SocketAddr) -> Side {
+        let [client, _] = &self.halves;
+        if client.addr == Some(src) {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
+    fn swap_roles(&mut self) {
+        self.halves.swap(0, 1);
+    }
+}
+
+/// Counters over all segments.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub segments: u64,
+    /// Segments dropped because the connection had been finished long ago
+    /// and they start nothing (a lone ACK or RST after expiry).
+    pub stray: u64,
+}
+
+/// The connection table of one capture.
+pub struct Table<A> {
+    conns: HashMap<Key, Conn<A>>,
+    budget: usize,
+    finished: Vec<(Tcp, A)>,
+    new_app: fn() -> A,
+    packets_since_sweep: u64,
+    last_sweep: Ts,
+    now: Ts,
+    pub counters: Counters,
+}
+
+impl<A: Analyzer> Table<A> {
+    pub fn new(new_app: fn() -> A) -> Table<A> {
+        Table {
+            conns: HashMap::new(),
+            budget: GLOBAL_PENDING,
+            finished: Vec::new(),
+            new_app,
+            packets_since_sweep: 0,
+            last_sweep: Ts(i64::MIN),
+            now: Ts(i64::MIN),
+            counters: Counters::default(),
+        }
+    }
+
+    /// Connections alive now.
+    pub fn live(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Connections finished since the last call, with their analyzers.
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, (Tcp, A)> {
+        self.finished.drain(..)
+    }
+
+    /// Takes one TCP segment.
+    ///
+    /// Roles: the sender of a SYN without ACK is the client; the sender of
+    /// a SYN-ACK is the server. Otherwise (pickup mid-stream) the first
+    /// payload decides when it is recognisable ([`payload_role`]), else
+    /// the well-known or lower port is the server; an inference made from
+    /// ports alone is revised by the first recognisable payload.
+    pub fn segment(&mut self, seg: &Segment<'_>, at: At) {
+        self.counters.segments += 1;
+        if at.ts > self.now {
+            self.now = at.ts;
+        }
+        let src = SocketAddr::new(seg.src, seg.sport);
+        let dst = SocketAddr::new(seg.dst, seg.dport);
+        let key = Key::new((seg.src, seg.sport), (seg.dst, seg.dport));
+
+        // A new SYN on a closed connection starts a new one (port reuse).
+        if seg.flags.syn && !seg.flags.ack {
+            let reused = self.conns.get(&key).is_some_and(|c| {
+                let [client, _] = &c.halves;
+                c.state == State::Closed
+                    || (c.state == State::Closing && client.isn != Some(seg.seq))
+            });
+            if reused {
+                self.finish(key, None);
+            }
+        }
+        let new_app = self.new_app;
+        let conn = self.conns.entry(key).or_insert_with(|| {
+            let (client, server, inferred) = initial_roles(seg, src, dst);
+            Conn {
+                halves: [
+                    Half {
+                        addr: Some(client),
+                        ..Half::default()
+                    },
+                    Half {
+                        addr: Some(server),
+                        ..Half::default()
+                    },
+                ],
+                state: State::Open,
+                syn_seen: false,
+                synack_seen: false,
+                role_inferred: inferred,
+                data_seen: false,
+                closer: None,
+                first: at,
+                last: at,
+                app: new_app(),
+            }
+        });
+        conn.last = at;
+        if conn.role_inferred
+            && !conn.data_seen
+            && payload_role(seg.payload).is_some_and(|role| role != conn.side_of(src))
+        {
+            conn.swap_roles();
+        }
+        let side = conn.side_of(src);
+        let Conn {
+            halves,
+            app,
+            state,
+            closer,
+            syn_seen,
+            synack_seen,
+            data_seen,
+            ..
+        } = conn;
+        let half = pick(halves, side);
+        half.packets += 1;
+        half.bytes += seg.payload.len() as u64 + u64::from(seg.missing);
+        if seg.flags.syn {
+            if seg.flags.ack {
+                *synack_seen = true;
+            } else if side == Side::Client {
+                *syn_seen = true;
+            }
+            if half.isn.is_none() {
+                half.isn = Some(seg.seq);
+                half.rx.start_after_syn(seg.seq);
+            }
+        }
+        let budget = &mut self.budget;
+        // An ACK from this side tells the other side's stream what arrived.
+        if seg.flags.ack {
+            pick(halves, side.other()).rx.peer_acked(
+                seg.ack,
+                budget,
+                &mut sink_for(app, side.other(), at),
+            );
+        }
+        let half = pick(halves, side);
+        let data_seq = if seg.flags.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        if !seg.payload.is_empty() || seg.missing > 0 {
+            *data_seen = true;
+            half.rx.segment(
+                data_seq,
+                seg.payload,
+                seg.missing,
+                budget,
+                &mut sink_for(app, side, at),
+            );
+        } else if !seg.flags.syn {
+            half.rx.start_at(seg.seq);
+        }
+        if seg.flags.fin {
+            half.fin = true;
+            half.rx
+                .fin(data_seq.wrapping_add((seg.payload.len() as u32).wrapping_add(seg.missing)));
+            if closer.is_none() {
+                *closer = Some((side, Close::Fin));
+            }
+            let [c, s] = &*halves;
+            *state = if c.fin && s.fin {
+                State::Closed
+            } else {
+                State::Closing
+            };
+        }
+        if seg.flags.rst {
+            if closer.is_none() {
+                *closer = Some((side, Close::Rst));
+            }
+            *state = State::Closed;
+        }
+
+        self.packets_since_sweep += 1;
+        if self.packets_since_sweep >= SWEEP_EVERY {
+            self.packets_since_sweep = 0;
+            self.sweep();
+        }
+    }
+
+    /// Finishes connections whose time is up, at most once per second of
+    /// capture time.
+    fn sweep(&mut self) {
+        if self.now.0.saturating_sub(self.last_sweep.0) < 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = self.now;
+        let now = self.now;
+        let expired: Vec<Key> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| {
+                let idle = now.0.saturating_sub(c.last.ts.0);
+                match c.state {
+                    State::Closed => idle > CLOSED_LINGER.0,
+                    State::Open | State::Closing => idle > IDLE_TIMEOUT.0,
+                }
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            self.finish(key, None);
+        }
+    }
+
+    /// Flushes a connection's streams, tells its analyzer it ended, and
+    /// moves it to the finished list.
+    fn finish(&mut self, key: Key, end: Option<At>) {
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
+        let at = end.unwrap_or(conn.last);
+        for side in [Side::Client, Side::Server] {
+            let Conn { halves, app, .. } = &mut conn;
+            pick(halves, side)
+                .rx
+                .flush(&mut self.budget, &mut sink_for(app, side, at));
+        }
+        let closer = match conn.state {
+            State::Closed | State::Closing => conn.closer,
+            State::Open => None,
+        };
+        conn.app.on_close(closer, at);
+        let [client, server] = conn.halves;
+        let unknown = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0);
+        let tcp = Tcp {
+            client: client.addr.unwrap_or(unknown),
+            server: server.addr.unwrap_or(unknown),
+            first_packet: conn.first.packet,
+            start: conn.first.ts,
+            end: conn.last.ts,
+            syn_seen: conn.syn_seen,
+            synack_seen: conn.synack_seen,
+            role_inferred: conn.role_inferred,
+            packets: [client.packets, server.packets].into(),
+            bytes: [client.bytes, server.bytes].into(),
+            stream_bytes: [client.rx.stats.delivered, server.rx.stats.delivered].into(),
+            gap_bytes: [client.rx.stats.gap_bytes, server.rx.stats.gap_bytes].into(),
+            retransmissions: [client.rx.stats.duplicates, server.rx.stats.duplicates].into(),
+            closed_by: closer.map(|(side, _)| side),
+            close: closer.map(|(_, how)| how),
+        };
+        self.finished.push((tcp, conn.app));
+    }
+
+    /// The capture ended: finishes every connection still alive, in the
+    /// order they began.
+    pub fn finish_all(&mut self) {
+        let mut keys: Vec<(u64, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (c.first.packet, *k))
+            .collect();
+        keys.sort_unstable_by_key(|(first, _)| *first);
+        for (_, key) in keys {
+            self.finish(key, None);
+        }
+    }
+}
+
+/// A sink that hands one side's stream events to the analyzer.
+fn sink_for<A: Analyzer>(app: &mut A, side: Side, at: At) -> impl FnMut(Event<'_>) + '_ {
+    move |ev| match ev {
+        Event::Data(d) => app.on_data(side, d, at),
+        Event::Gap(n) => app.on_gap(side, n, at),
+    }
+}
+
+/// Ports on which a server listens, for inferring roles mid-stream.
+fn is_service_port(port: u16) -> bool {
+    port < 1024
+        || matches!(
+            port,
+            1080 | 3128 | 8000 | 8008 | 8080 | 8081 | 8443 | 8888 | 9443
+        )
+}
+
+/// The first packet's view of who is the client: (client, server, inferred).
+fn initial_roles(
+    seg: &Segment<'_>,
+    src: SocketAddr,
+    dst: SocketAddr,
+) -> (SocketAddr, SocketAddr, bool) {
+    if seg.flags.syn {
+        return if seg.flags.ack {
+            (dst, src, false)
+        } else {
+            (src, dst, false)
+        };
+    }
+    if let Some(role) = payload_role(seg.payload) {
+        return match role {
+            Side::Client => (src, dst, true),
+            Side::Server => (dst, src, true),
+        };
+    }
+    let src_is_server = match (is_service_port(seg.sport), is_service_port(seg.dport)) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => seg.sport < seg.dport,
+    };
+    if src_is_server {
+        (dst, src, true)
+    } else {
+        (src, dst, true)
+    }
+}
+
+/// Which side sends a payload that begins like this, when it is telling:
+/// a TLS ClientHello or an HTTP request or HTTP/2 preface comes from the
+/// client; a TLS ServerHello or an HTTP response from the server.
+pub fn payload_role(p: &[u8]) -> Option<Side> {
+    match p {
+        // TLS handshake record (RFC 8446 section 5.1) carrying message type 1 or 2.
+        [0x16, 0x03, 0..=4, _, _, 1, ..] => Some(Side::Client),
+        [0x16, 0x03, 0..=4, _, _, 2, ..] => Some(Side::Server),
+        _ if p.starts_with(b"HTTP/1.") => Some(Side::Server),
+        _ if p.starts_with(b"PRI * HTTP/2.0") => Some(Side::Client),
+        _ => {
+            const METHODS: [&[u8]; 9] = [
+                b"GET ",
+                b"POST ",
+                b"HEAD ",
+                b"PUT ",
+                b"DELETE ",
+                b"OPTIONS ",
+                b"CONNECT ",
+                b"PATCH ",
+                b"TRACE ",
+            ];
+            METHODS
+                .iter()
+                .any(|m| p.starts_with(m))
+                .then_some(Side::Client)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

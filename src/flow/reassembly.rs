@@ -1,0 +1,288 @@
+//! One direction of a TCP connection reassembled into an ordered byte
+//! stream, delivered as [`Event`]s: data in order, and explicit gaps where
+//! bytes were never captured.
+//!
+//! Policy (documented in docs/DESIGN.md):
+//! - Positions are 64-bit stream offsets; sequence numbers are mapped to
+//!   them with wrap-around arithmetic relative to the next expected byte.
+//! - Bytes already delivered are never delivered again: for a
+//!   retransmission or an overlap, the first copy wins.
+//! - Out-of-order segments are copied into a buffer (the only copy of
+//!   payload on any path), at most [`MAX_PENDING`] bytes per direction and
+//!   whatever the connection table's global budget allows. When a cap is
+//!   hit, or the peer acknowledges bytes beyond a hole, or the connection
+//!   ends, the hole is declared a gap and delivery resumes after it.
+//! - A segment more than [`MAX_WINDOW`] away from the next expected byte is
+//!   not part of this stream and is dropped (counted).
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use super::Seq;
+use std::collections::BTreeMap;
+
+/// Out-of-order bytes buffered per direction at most.
+pub const MAX_PENDING: usize = 4 << 20;
+/// The largest plausible distance between a segment and the next expected
+/// byte: the largest window with scaling (RFC 7323 section 2.3) is 2^30.
+pub const MAX_WINDOW: i64 = 1 << 30;
+
+/// What a direction delivers upwards.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event<'a> {
+    Data(&'a [u8]),
+    /// This many bytes of the stream were never seen.
+    Gap(u64),
+}
+
+/// An out-of-order segment: captured bytes, then bytes the snapshot
+/// length cut off.
+#[derive(Debug)]
+struct Pending {
+    data: Vec<u8>,
+    missing: u32,
+}
+
+impl Pending {
+    fn len(&self) -> u64 {
+        self.data.len() as u64 + u64::from(self.missing)
+    }
+}
+
+/// Counters a direction keeps about itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes delivered as data.
+    pub delivered: u64,
+    /// Bytes declared lost.
+    pub gap_bytes: u64,
+    pub gaps: u64,
+    /// Segments that carried nothing new (retransmissions, keep-alives).
+    pub duplicates: u64,
+    /// Segments that arrived ahead of a hole.
+    pub out_of_order: u64,
+    /// Segments too far from the stream to belong to it.
+    pub out_of_window: u64,
+    /// Times a buffer cap forced a gap.
+    pub cap_hits: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    /// Sequence number of the next expected byte, once known.
+    next: Option<Seq>,
+    /// Stream offset of `next`.
+    offset: u64,
+    pending: BTreeMap<u64, Pending>,
+    pending_bytes: usize,
+    /// Stream offset of the FIN, once seen.
+    fin_at: Option<u64>,
+    /// No more data is expected (FIN reached, or the stream was flushed).
+    finished: bool,
+    pub stats: Stats,
+}
+
+impl Reassembler {
+    /// Starts the stream at the byte after a SYN's sequence number.
+    pub fn start_after_syn(&mut self, isn: Seq) {
+        if self.next.is_none() {
+            self.next = Some(isn.wrapping_add(1));
+        }
+    }
+
+    /// Starts the stream mid-way, at `seq` (the capture began after the SYN).
+    pub fn start_at(&mut self, seq: Seq) {
+        if self.next.is_none() {
+            self.next = Some(seq);
+        }
+    }
+
+    pub fn is_started(&self) -> bool {
+        self.next.is_some()
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// The stream offset of sequence number `seq`, if it is plausibly ours.
+    fn offset_of(&self, seq: Seq) -> Option<u64> {
+        let next = self.next?;
+        let rel = i64::from(seq.diff(next));
+        if !(-MAX_WINDOW..=MAX_WINDOW).contains(&rel) {
+            return None;
+        }
+        self.offset.checked_add_signed(rel)
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.offset += n;
+        if let Some(next) = self.next {
+            // Sequence space is modulo 2^32: truncation is the point.
+            self.next = Some(next.wrapping_add(n as u32));
+        }
+        self.check_finished();
+    }
+
+    /// Takes one segment's payload (`missing` more bytes were cut by the
+    /// snapshot length). `budget` is the connection table's remaining
+    /// global allowance for buffered bytes.
+    pub fn segment(
+        &mut self,
+        seq: Seq,
+        data: &[u8],
+        missing: u32,
+        budget: &mut usize,
+        out: &mut dyn FnMut(Event<'_>),
+    ) {
+        let len = data.len() as u64 + u64::from(missing);
+        if len == 0 || self.finished {
+            return;
+        }
+        self.start_at(seq);
+        let Some(at) = self.offset_of(seq) else {
+            self.stats.out_of_window += 1;
+            return;
+        };
+        let end = at + len;
+        if end <= self.offset {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if at <= self.offset {
+            let skip = self.offset - at;
+            self.deliver(data, missing, skip, out);
+            self.drain(budget, out);
+            return;
+        }
+        // Ahead of a hole: buffer a copy, longest segment at an offset wins.
+        self.stats.out_of_order += 1;
+        let have = self.pending.get(&at).map_or(0, Pending::len);
+        if have >= len {
+            self.stats.duplicates += 1;
+            return;
+        }
+        let need = data
+            .len()
+            .saturating_sub(self.pending.get(&at).map_or(0, |p| p.data.len()));
+        if self.pending_bytes + need > MAX_PENDING || need > *budget {
+            self.stats.cap_hits += 1;
+            // Give up on the hole: everything before this segment is lost.
+            self.skip_to_first_pending(budget, out);
+            if at > self.offset {
+                self.gap(at - self.offset, out);
+            }
+            let skip = self.offset.saturating_sub(at);
+            self.deliver(data, missing, skip, out);
+            self.drain(budget, out);
+            return;
+        }
+        if let Some(old) = self.pending.insert(
+            at,
+            Pending {
+                data: data.to_vec(),
+                missing,
+            },
+        ) {
+            self.pending_bytes -= old.data.len();
+            *budget += old.data.len();
+        }
+        self.pending_bytes += data.len();
+        *budget -= data.len();
+    }
+
+    /// Delivers `data` (then `missing` lost bytes) from `skip` bytes in.
+    fn deliver(&mut self, data: &[u8], missing: u32, skip: u64, out: &mut dyn FnMut(Event<'_>)) {
+        let skip_data = usize::try_from(skip).unwrap_or(usize::MAX);
+        if let Some(fresh) = data.get(skip_data..).filter(|d| !d.is_empty()) {
+            out(Event::Data(fresh));
+            self.stats.delivered += fresh.len() as u64;
+            self.advance(fresh.len() as u64);
+        }
+        let lost =
+            (data.len() as u64 + u64::from(missing)).saturating_sub(skip.max(data.len() as u64));
+        if lost > 0 {
+            self.gap(lost, out);
+        }
+    }
+
+    fn gap(&mut self, n: u64, out: &mut dyn FnMut(Event<'_>)) {
+        out(Event::Gap(n));
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += n;
+        self.advance(n);
+    }
+
+    /// Delivers buffered segments that have become contiguous.
+    fn drain(&mut self, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
+        while let Some(entry) = self.pending.first_entry() {
+            let at = *entry.key();
+            if at > self.offset {
+                break;
+            }
+            let p = entry.remove();
+            self.pending_bytes -= p.data.len();
+            *budget += p.data.len();
+            if at + p.len() > self.offset {
+                self.deliver(&p.data, p.missing, self.offset - at, out);
+            }
+        }
+    }
+
+    /// Declares the hole before the first buffered segment lost.
+    fn skip_to_first_pending(&mut self, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
+        if let Some((&at, _)) = self.pending.first_key_value() {
+            if at > self.offset {
+                self.gap(at - self.offset, out);
+            }
+            self.drain(budget, out);
+        }
+    }
+
+    /// The peer acknowledged `ack`: bytes before it were received, so a
+    /// hole below it that has buffered data after it will never be filled
+    /// from this capture.
+    pub fn peer_acked(&mut self, ack: Seq, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
+        let Some(first) = self.pending.first_key_value().map(|(&at, _)| at) else {
+            return;
+        };
+        match self.offset_of(ack) {
+            Some(acked) if acked >= first => self.skip_to_first_pending(budget, out),
+            _ => {}
+        }
+    }
+
+    /// The sender's FIN at `seq`: the stream ends there (RFC 9293 section
+    /// 3.6). Data before it may still arrive, reordered in the capture.
+    pub fn fin(&mut self, seq: Seq) {
+        self.start_at(seq);
+        if self.fin_at.is_none() {
+            self.fin_at = self.offset_of(seq);
+        }
+        self.check_finished();
+    }
+
+    fn check_finished(&mut self) {
+        if self.fin_at.is_some_and(|fin| self.offset >= fin) {
+            self.finished = true;
+        }
+    }
+
+    /// The connection is over: deliver everything buffered, holes (also
+    /// one before the FIN) as gaps, and free the buffer.
+    pub fn flush(&mut self, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
+        while !self.pending.is_empty() {
+            self.skip_to_first_pending(budget, out);
+        }
+        if let Some(fin) = self.fin_at.filter(|&fin| fin > self.offset) {
+            self.gap(fin - self.offset, out);
+        }
+        self.finished = true;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+//! Renderers: each reads the ledger and writes one format. Nothing else
+//! in the crate writes the report.
+
+pub mod json;
+pub mod table;
