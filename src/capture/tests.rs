@@ -1,1 +1,250 @@
+//! Reader tests over the fixtures in testdata/unit (made by make.py there:
+//! the first four frames of nDPI's 443-curl.pcap in each container and link
+//! type). Expected times and lengths are tshark's:
+//!   tshark -r F -T fields -e frame.number -e frame.time_epoch -e frame.cap_len
 
+use super::*;
+use crate::decode::{Decoded, decode};
+use std::io::Cursor;
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/unit/",
+            $name
+        ))
+        .as_slice()
+    };
+}
+
+/// tshark's frame.time_epoch of the four frames, in nanoseconds.
+const TIMES: [i64; 4] = [
+    1_581_113_120_474_299_000,
+    1_581_113_120_512_991_000,
+    1_581_113_120_513_098_000,
+    1_581_113_120_522_725_000,
+];
+/// tshark's frame.cap_len of the four Ethernet frames.
+const ETH_LENS: [usize; 4] = [78, 74, 66, 583];
+
+#[derive(Debug, PartialEq)]
+struct Seen {
+    index: u64,
+    ts: i64,
+    linktype: u32,
+    len: usize,
+    ports: Option<(u16, u16, usize)>,
+}
+
+/// Reads every frame; returns them and the error that stopped reading.
+fn read_all(src: Box<dyn Read + Send>) -> (Vec<Seen>, Option<Error>) {
+    let mut reader = match Reader::new(src) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut seen = Vec::new();
+    loop {
+        match reader.next_frame() {
+            Ok(Some(f)) => {
+                let ports = match decode(f.linktype, f.data) {
+                    Decoded::Tcp(s) => Some((s.sport, s.dport, s.payload.len())),
+                    _ => None,
+                };
+                seen.push(Seen {
+                    index: f.index,
+                    ts: f.ts.0,
+                    linktype: f.linktype.0,
+                    len: f.data.len(),
+                    ports,
+                });
+            }
+            Ok(None) => return (seen, None),
+            Err(e) => return (seen, Some(e)),
+        }
+    }
+}
+
+fn read_bytes(b: &[u8]) -> (Vec<Seen>, Option<Error>) {
+    read_all(Box::new(Cursor::new(b.to_vec())))
+}
+
+/// The four frames as tshark shows them (tcp.srcport, tcp.dstport, tcp.len).
+fn expect_curl(seen: &[Seen], linktype: u32, link_header: usize) {
+    let ports = [
+        (55523, 443, 0),
+        (443, 55523, 0),
+        (55523, 443, 0),
+        (55523, 443, 517),
+    ];
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    for (i, s) in seen.iter().enumerate() {
+        assert_eq!(s.index, i as u64 + 1);
+        assert_eq!(s.ts, TIMES[i]);
+        assert_eq!(s.linktype, linktype);
+        assert_eq!(s.len, ETH_LENS[i] - 14 + link_header);
+        assert_eq!(s.ports, Some(ports[i]));
+    }
+}
+
+macro_rules! link_case {
+    ($test:ident, $file:literal, $linktype:expr, $header:expr) => {
+        #[test]
+        fn $test() {
+            let (seen, err) = read_bytes(fixture!($file));
+            assert!(err.is_none(), "{err:?}");
+            expect_curl(&seen, $linktype, $header);
+        }
+    };
+}
+
+link_case!(pcap_little_endian_microseconds, "eth-le-usec.pcap", 1, 14);
+link_case!(pcap_big_endian_nanoseconds, "eth-be-nsec.pcap", 1, 14);
+link_case!(ethernet_802_1q, "vlan.pcap", 1, 18);
+link_case!(ethernet_qinq, "qinq.pcap", 1, 22);
+link_case!(raw_ip, "raw.pcap", 101, 0);
+link_case!(linktype_ipv4, "ipv4.pcap", 228, 0);
+link_case!(linux_cooked_v1, "sll.pcap", 113, 16);
+link_case!(linux_cooked_v2, "sll2.pcap", 276, 20);
+link_case!(bsd_null, "null.pcap", 0, 4);
+link_case!(openbsd_loop, "loop.pcap", 108, 4);
+link_case!(gzip_detected_by_magic, "eth-le-usec.pcap.gz", 1, 14);
+
+#[test]
+fn zstd_detected_by_magic() {
+    let packed = zstd::encode_all(fixture!("eth-le-usec.pcap"), 3).unwrap_or_default();
+    let (seen, err) = read_bytes(&packed);
+    assert!(err.is_none(), "{err:?}");
+    expect_curl(&seen, 1, 14);
+}
+
+/// A source that hands out at most `n` bytes per read, like a pipe.
+struct Trickle(Cursor<Vec<u8>>, usize);
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.read(buf.get_mut(..n).unwrap_or_default())
+    }
+}
+
+#[test]
+fn headers_split_across_reads() {
+    for step in [1, 3, 7, 100] {
+        for file in [fixture!("eth-le-usec.pcap"), fixture!("multi.pcapng")] {
+            let whole = read_bytes(file).0;
+            let (split, err) = read_all(Box::new(Trickle(Cursor::new(file.to_vec()), step)));
+            assert!(err.is_none(), "{err:?}");
+            assert_eq!(split, whole, "reads of {step} bytes");
+        }
+    }
+}
+
+#[test]
+fn pcapng_interfaces_resolutions_sections_and_secrets() {
+    let bytes = fixture!("multi.pcapng");
+    let mut reader = Reader::new(Box::new(Cursor::new(bytes.to_vec()))).unwrap_or_else(|e| {
+        unreachable!("{e}");
+    });
+    assert_eq!(reader.format(), Format::Pcapng);
+    let mut seen = Vec::new();
+    while let Ok(Some(f)) = reader.next_frame() {
+        seen.push((f.ts.0, f.linktype.0, f.data.len()));
+    }
+    // tshark: frame 3 is on an interface with if_tsresol 2^-10 and shows
+    // 1581113120.512695312; the Simple Packet Block (frame 4) has no time
+    // and gets the previous one; frame 5 is in a second section whose only
+    // interface is raw IP.
+    assert_eq!(
+        seen,
+        vec![
+            (TIMES[0], 1, 78),
+            (TIMES[1], 101, 60),
+            (1_581_113_120_512_695_312, 1, 66),
+            (1_581_113_120_512_695_312, 1, 583),
+            (TIMES[3], 101, 569),
+        ]
+    );
+    assert_eq!(reader.take_secrets(), b"CLIENT_RANDOM 00 11\n\n");
+}
+
+#[test]
+fn not_a_capture() {
+    let (_, err) = read_bytes(b"GET / HTTP/1.1\r\n\r\n");
+    assert!(matches!(err, Some(Error::NotACapture)), "{err:?}");
+    let (_, err) = read_bytes(b"");
+    assert!(matches!(err, Some(Error::NotACapture)), "{err:?}");
+}
+
+#[test]
+fn truncated_pcap_keeps_frames_before_the_damage() {
+    let file = fixture!("eth-le-usec.pcap");
+    // Record boundaries: after the 24-byte file header, 16 + caplen each.
+    let mut ends = vec![24];
+    for len in ETH_LENS {
+        ends.push(ends.last().copied().unwrap_or(0) + 16 + len);
+    }
+    assert_eq!(ends.last().copied(), Some(file.len()));
+    for cut in 25..=file.len() {
+        let (seen, err) = read_bytes(file.get(..cut).unwrap_or_default());
+        let complete = ends.iter().filter(|&&end| end <= cut).count() - 1;
+        assert_eq!(seen.len(), complete, "cut at {cut}");
+        match err {
+            // A cut on a record boundary is indistinguishable from a clean end.
+            None => assert!(ends.contains(&cut), "cut at {cut}"),
+            Some(Error::Truncated { offset }) => {
+                assert_eq!(
+                    offset,
+                    ends.get(complete).copied().unwrap_or(0) as u64,
+                    "cut at {cut}"
+                )
+            }
+            Some(e) => unreachable!("cut at {cut}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn truncated_pcapng_names_the_block_offset() {
+    let file = fixture!("multi.pcapng");
+    // Block boundaries, from each block's length field (all little-endian).
+    let mut ends = vec![0usize];
+    while let Some(&at) = ends.last().filter(|&&at| at < file.len()) {
+        let len = file
+            .get(at + 4..at + 8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, u32::from_le_bytes);
+        ends.push(at + len as usize);
+    }
+    for cut in 4..file.len() {
+        let (_, err) = read_bytes(file.get(..cut).unwrap_or_default());
+        let last_whole = ends
+            .iter()
+            .copied()
+            .filter(|&end| end <= cut)
+            .max()
+            .unwrap_or(0);
+        match err {
+            None => assert!(ends.contains(&cut), "cut at {cut}"),
+            Some(Error::Truncated { offset }) => {
+                assert_eq!(offset, last_whole as u64, "cut at {cut}")
+            }
+            Some(e) => unreachable!("cut at {cut}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn huge_record_length_is_corruption_not_allocation() {
+    let mut file = fixture!("eth-le-usec.pcap").to_vec();
+    // caplen of the first record := 0xfffffff0
+    if let Some(caplen) = file.get_mut(24 + 8..24 + 12) {
+        caplen.copy_from_slice(&0xffff_fff0u32.to_le_bytes());
+    }
+    let (seen, err) = read_bytes(&file);
+    assert!(seen.is_empty());
+    assert!(
+        matches!(err, Some(Error::Corrupt { offset: 24, .. })),
+        "{err:?}"
+    );
+}

@@ -285,4 +285,5 @@ impl Reassembler {
 }
 
 #[cfg(test)]
+#[path = "reassembly_tests.rs"]
 mod tests;

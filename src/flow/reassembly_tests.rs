@@ -1,0 +1,263 @@
+//! Reassembly: fixed cases, then the property that any order, duplication
+//! or overlap of a stream's segments yields the same bytes, and that bytes
+//! no segment carried come out as gaps of the right size.
+
+use super::*;
+use proptest::prelude::*;
+
+/// Replays events into one byte per stream position: Some(byte) for data,
+/// None for a gap.
+fn run(isn: Seq, segments: &[(u32, Vec<u8>)], fin: Option<u32>, budget: usize) -> Vec<Option<u8>> {
+    let mut r = Reassembler::default();
+    r.start_after_syn(isn);
+    let mut budget = budget;
+    let mut out: Vec<Option<u8>> = Vec::new();
+    let mut sink = |ev: Event<'_>| match ev {
+        Event::Data(d) => out.extend(d.iter().map(|&b| Some(b))),
+        Event::Gap(n) => out.extend(std::iter::repeat_n(None, n as usize)),
+    };
+    for (off, data) in segments {
+        let seq = isn.wrapping_add(1).wrapping_add(*off);
+        r.segment(seq, data, 0, &mut budget, &mut sink);
+    }
+    if let Some(end) = fin {
+        r.fin(isn.wrapping_add(1).wrapping_add(end));
+    }
+    r.flush(&mut budget, &mut sink);
+    out
+}
+
+fn seg(off: u32, data: &[u8]) -> (u32, Vec<u8>) {
+    (off, data.to_vec())
+}
+
+#[test]
+fn in_order() {
+    let out = run(
+        Seq(7),
+        &[seg(0, b"GET "), seg(4, b"/ HTTP/1.1")],
+        None,
+        1 << 20,
+    );
+    assert_eq!(
+        out,
+        b"GET / HTTP/1.1"
+            .iter()
+            .map(|&b| Some(b))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn retransmission_and_overlap_first_copy_wins() {
+    // The retransmitted bytes differ: what was delivered first stands.
+    let out = run(
+        Seq(0),
+        &[seg(0, b"abcd"), seg(2, b"XXef"), seg(0, b"ZZZZ")],
+        None,
+        1 << 20,
+    );
+    assert_eq!(out, b"abcdef".iter().map(|&b| Some(b)).collect::<Vec<_>>());
+}
+
+#[test]
+fn out_of_order_then_hole_filled() {
+    let out = run(
+        Seq(u32::MAX - 2),
+        &[seg(4, b"efgh"), seg(0, b"abcd")],
+        None,
+        1 << 20,
+    );
+    assert_eq!(
+        out,
+        b"abcdefgh".iter().map(|&b| Some(b)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn hole_never_filled_becomes_a_gap() {
+    let out = run(Seq(100), &[seg(0, b"ab"), seg(5, b"fg")], Some(9), 1 << 20);
+    let want = [
+        Some(b'a'),
+        Some(b'b'),
+        None,
+        None,
+        None,
+        Some(b'f'),
+        Some(b'g'),
+        None,
+        None,
+    ];
+    assert_eq!(out, want);
+}
+
+#[test]
+fn snaplen_cut_segment_delivers_a_gap_for_its_tail() {
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(0));
+    let mut budget = 1 << 20;
+    let mut events = Vec::new();
+    r.segment(Seq(1), b"abc", 5, &mut budget, &mut |ev| {
+        events.push(format!("{ev:?}"))
+    });
+    r.segment(Seq(9), b"z", 0, &mut budget, &mut |ev| {
+        events.push(format!("{ev:?}"))
+    });
+    assert_eq!(events, ["Data([97, 98, 99])", "Gap(5)", "Data([122])"]);
+}
+
+#[test]
+fn global_budget_exhausted_forces_a_gap_not_growth() {
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(0));
+    let mut budget = 4;
+    let mut out = Vec::new();
+    let mut sink = |ev: Event<'_>| out.push(format!("{ev:?}"));
+    r.segment(Seq(11), b"kl", 0, &mut budget, &mut sink); // buffered: 2 of 4
+    r.segment(Seq(21), b"uvw", 0, &mut budget, &mut sink); // over budget
+    assert_eq!(r.stats.cap_hits, 1);
+    assert_eq!(
+        out,
+        [
+            "Gap(10)",
+            "Data([107, 108])",
+            "Gap(8)",
+            "Data([117, 118, 119])"
+        ]
+    );
+    assert_eq!(budget, 4);
+    assert_eq!(r.pending_bytes(), 0);
+}
+
+#[test]
+fn far_away_segment_is_not_part_of_the_stream() {
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(0));
+    let mut budget = 1 << 20;
+    r.segment(Seq(1 << 31), b"x", 0, &mut budget, &mut |_| {});
+    assert_eq!(r.stats.out_of_window, 1);
+    assert_eq!(r.pending_bytes(), 0);
+}
+
+#[test]
+fn ack_beyond_a_hole_releases_buffered_data() {
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(0));
+    let mut budget = 1 << 20;
+    let mut out = Vec::new();
+    r.segment(Seq(1), b"ab", 0, &mut budget, &mut |ev| {
+        out.push(format!("{ev:?}"))
+    });
+    r.segment(Seq(6), b"fg", 0, &mut budget, &mut |ev| {
+        out.push(format!("{ev:?}"))
+    });
+    // The peer acknowledges through "g": the hole will not be filled.
+    r.peer_acked(Seq(8), &mut budget, &mut |ev| out.push(format!("{ev:?}")));
+    assert_eq!(out, ["Data([97, 98])", "Gap(3)", "Data([102, 103])"]);
+}
+
+/// A stream, the segments that cover it (cut points), which of them to
+/// drop, extra overlapping copies, and an order to feed them in.
+fn scenario() -> impl Strategy<Value = (u32, Vec<u8>, Vec<(u32, Vec<u8>)>, Vec<bool>)> {
+    (any::<u32>(), prop::collection::vec(any::<u8>(), 1..600))
+        .prop_flat_map(|(isn, stream)| {
+            let n = stream.len();
+            (
+                Just(isn),
+                Just(stream),
+                prop::collection::vec(1..n.max(2), 0..12),
+                prop::collection::vec((0..n, 1..64usize), 0..8),
+                prop::collection::vec(any::<bool>(), 24),
+                any::<u64>(),
+            )
+        })
+        .prop_map(|(isn, stream, mut cuts, extra, keep, shuffle_seed)| {
+            let n = stream.len();
+            cuts.push(0);
+            cuts.push(n);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut segs: Vec<(u32, Vec<u8>)> = cuts
+                .windows(2)
+                .filter_map(|w| match w {
+                    [a, b] => stream.get(*a..*b).map(|d| (*a as u32, d.to_vec())),
+                    _ => None,
+                })
+                .collect();
+            let mut kept = Vec::new();
+            for (i, s) in segs.drain(..).enumerate() {
+                kept.push((s, keep.get(i).copied().unwrap_or(true)));
+            }
+            // Overlapping copies of ranges that are kept anyway.
+            for (start, len) in extra {
+                let end = (start + len).min(n);
+                if let Some(d) = stream.get(start..end) {
+                    kept.push(((start as u32, d.to_vec()), false));
+                }
+            }
+            // Fisher-Yates with a small xorshift, seeded by proptest.
+            let mut x = shuffle_seed | 1;
+            for i in (1..kept.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                kept.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mask = kept.iter().map(|(_, k)| *k).collect();
+            let segs = kept.into_iter().map(|(s, _)| s).collect();
+            (isn, stream, segs, mask)
+        })
+}
+
+proptest! {
+    #[test]
+    fn any_order_duplication_or_overlap_reassembles_the_same(
+        (isn, stream, segs, _mask) in scenario()
+    ) {
+        // Every segment fed, duplicates included: all bytes, in order.
+        let mut with_copies = segs.clone();
+        with_copies.extend(segs.iter().rev().cloned());
+        let out = run(Seq(isn), &with_copies, Some(stream.len() as u32), 1 << 20);
+        let want: Vec<Option<u8>> = stream.iter().map(|&b| Some(b)).collect();
+        prop_assert_eq!(out, want);
+    }
+
+    #[test]
+    fn missing_segments_become_gaps_of_their_size(
+        (isn, stream, segs, mask) in scenario()
+    ) {
+        // Drop the segments whose mask bit is clear (extra copies included).
+        let fed: Vec<(u32, Vec<u8>)> = segs
+            .iter()
+            .zip(&mask)
+            .filter(|(_, keep)| **keep)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut covered = vec![false; stream.len()];
+        for (off, data) in &fed {
+            for i in *off as usize..*off as usize + data.len() {
+                if let Some(c) = covered.get_mut(i) { *c = true; }
+            }
+        }
+        let out = run(Seq(isn), &fed, Some(stream.len() as u32), 1 << 20);
+        let want: Vec<Option<u8>> = stream
+            .iter()
+            .zip(&covered)
+            .map(|(&b, &c)| c.then_some(b))
+            .collect();
+        prop_assert_eq!(out, want);
+    }
+
+    #[test]
+    fn small_budgets_never_corrupt_or_lose_positions(
+        (isn, stream, segs, _mask) in scenario(), budget in 0usize..200
+    ) {
+        let out = run(Seq(isn), &segs, Some(stream.len() as u32), budget);
+        prop_assert_eq!(out.len(), stream.len());
+        for (got, want) in out.iter().zip(&stream) {
+            if let Some(b) = got {
+                prop_assert_eq!(b, want);
+            }
+        }
+    }
+}
