@@ -1,1 +1,174 @@
+//! Connection table: lifetimes, roles and closing, over hand-built segments.
 
+use super::*;
+use crate::decode::Flags;
+use crate::ledger::Close;
+
+/// Records what the table hands to an analyzer.
+#[derive(Debug, Default)]
+struct Log {
+    data: [Vec<u8>; 2],
+    gaps: [u64; 2],
+    closed: Option<Option<(Side, Close)>>,
+}
+
+impl Analyzer for Log {
+    fn on_data(&mut self, side: Side, data: &[u8], _at: At) {
+        pick(&mut self.data, side).extend_from_slice(data);
+    }
+    fn on_gap(&mut self, side: Side, len: u64, _at: At) {
+        *pick(&mut self.gaps, side) += len;
+    }
+    fn on_close(&mut self, closer: Option<(Side, Close)>, _at: At) {
+        self.closed = Some(closer);
+    }
+}
+
+const C: ([u8; 4], u16) = ([10, 0, 0, 1], 50000);
+const S: ([u8; 4], u16) = ([10, 0, 0, 2], 443);
+
+fn seg<'a>(
+    from: ([u8; 4], u16),
+    to: ([u8; 4], u16),
+    seq: u32,
+    ack: u32,
+    flags: &str,
+    payload: &'a [u8],
+) -> Segment<'a> {
+    Segment {
+        src: IpAddr::from(from.0),
+        dst: IpAddr::from(to.0),
+        sport: from.1,
+        dport: to.1,
+        seq: Seq(seq),
+        ack: Seq(ack),
+        flags: Flags {
+            syn: flags.contains('S'),
+            ack: flags.contains('A'),
+            fin: flags.contains('F'),
+            rst: flags.contains('R'),
+        },
+        window: 65535,
+        payload,
+        missing: 0,
+    }
+}
+
+fn feed(segs: &[Segment<'_>]) -> Vec<(Tcp, Log)> {
+    let mut table = Table::new(Log::default);
+    for (i, s) in segs.iter().enumerate() {
+        let at = At {
+            packet: i as u64 + 1,
+            ts: Ts(i as i64 * 1_000_000),
+        };
+        table.segment(s, at);
+    }
+    table.finish_all();
+    let mut done: Vec<(Tcp, Log)> = table.take_finished().collect();
+    done.sort_by_key(|(t, _)| t.first_packet);
+    done
+}
+
+#[test]
+fn handshake_data_and_fin_close() {
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "A", b"hello"),
+        seg(S, C, 901, 106, "A", b"world!"),
+        seg(C, S, 106, 907, "FA", b""),
+        seg(S, C, 907, 107, "FA", b""),
+    ]);
+    assert_eq!(done.len(), 1);
+    let (tcp, log) = &done[0];
+    assert!(tcp.syn_seen && tcp.synack_seen && !tcp.role_inferred);
+    assert_eq!(tcp.client.to_string(), "10.0.0.1:50000");
+    assert_eq!(tcp.server.to_string(), "10.0.0.2:443");
+    assert_eq!((tcp.packets.client, tcp.packets.server), (3, 3));
+    assert_eq!((tcp.bytes.client, tcp.bytes.server), (5, 6));
+    assert_eq!(
+        (tcp.closed_by, tcp.close),
+        (Some(Side::Client), Some(Close::Fin))
+    );
+    assert_eq!(log.data, [b"hello".to_vec(), b"world!".to_vec()]);
+    assert_eq!(log.closed, Some(Some((Side::Client, Close::Fin))));
+}
+
+#[test]
+fn new_syn_after_close_is_a_new_connection() {
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "FA", b""),
+        seg(S, C, 901, 102, "FA", b""),
+        seg(C, S, 5000, 0, "S", b""),
+        seg(S, C, 7000, 5001, "SA", b""),
+        seg(C, S, 5001, 7001, "RA", b""),
+    ]);
+    assert_eq!(done.len(), 2);
+    assert_eq!(done[0].0.first_packet, 1);
+    assert_eq!(done[1].0.first_packet, 5);
+    assert_eq!(done[1].0.close, Some(Close::Rst));
+}
+
+#[test]
+fn retransmitted_syn_is_the_same_connection() {
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+    ]);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0.packets.client, 2);
+}
+
+#[test]
+fn mid_stream_pickup_infers_roles_from_the_payload() {
+    // The capture begins with the server's response; the server's port is
+    // the higher one, so the payload, not the port, must decide.
+    let hi = ([10, 0, 0, 2], 60000);
+    let lo = ([10, 0, 0, 1], 1234);
+    let done = feed(&[
+        seg(hi, lo, 10, 20, "A", b""),
+        seg(lo, hi, 20, 10, "A", b"GET / HTTP/1.1\r\n\r\n"),
+        seg(hi, lo, 10, 38, "A", b"HTTP/1.1 200 OK\r\n\r\n"),
+    ]);
+    let (tcp, log) = &done[0];
+    assert!(!tcp.syn_seen && tcp.role_inferred);
+    assert_eq!(tcp.client.to_string(), "10.0.0.1:1234");
+    assert_eq!(log.data[0], b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(log.closed, Some(None));
+}
+
+#[test]
+fn mid_stream_without_telling_payload_uses_the_service_port() {
+    let done = feed(&[seg(S, C, 5, 7, "A", b"\x17\x03\x03\x00\x01x")]);
+    let (tcp, _) = &done[0];
+    assert_eq!(tcp.server.to_string(), "10.0.0.2:443");
+    assert!(tcp.role_inferred);
+}
+
+#[test]
+fn syn_ack_first_makes_its_sender_the_server() {
+    let done = feed(&[
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "A", b"x"),
+    ]);
+    let (tcp, _) = &done[0];
+    assert_eq!(tcp.server.to_string(), "10.0.0.2:443");
+    assert!(!tcp.syn_seen && tcp.synack_seen && !tcp.role_inferred);
+}
+
+#[test]
+fn keepalive_probe_is_not_data() {
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "A", b"ab"),
+        // TCP keep-alive: one old byte at next - 1 (RFC 9293 3.8.4).
+        seg(C, S, 102, 901, "A", b"b"),
+        seg(C, S, 103, 901, "A", b"c"),
+    ]);
+    assert_eq!(done[0].1.data[0], b"abc");
+    assert_eq!(done[0].0.retransmissions.client, 1);
+}
