@@ -2,6 +2,7 @@
 //! the first four frames of nDPI's 443-curl.pcap in each container and link
 //! type). Expected times and lengths are tshark's:
 //!   tshark -r F -T fields -e frame.number -e frame.time_epoch -e frame.cap_len
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 use super::*;
 use crate::decode::{Decoded, decode};

@@ -1,6 +1,7 @@
 //! Reassembly: fixed cases, then the property that any order, duplication
 //! or overlap of a stream's segments yields the same bytes, and that bytes
 //! no segment carried come out as gaps of the right size.
+#![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
 use super::*;
 use proptest::prelude::*;
@@ -158,7 +159,10 @@ fn ack_beyond_a_hole_releases_buffered_data() {
 
 /// A stream, the segments that cover it (cut points), which of them to
 /// drop, extra overlapping copies, and an order to feed them in.
-fn scenario() -> impl Strategy<Value = (u32, Vec<u8>, Vec<(u32, Vec<u8>)>, Vec<bool>)> {
+/// (isn, stream, segments as (offset, bytes), keep mask).
+type Scenario = (u32, Vec<u8>, Vec<(u32, Vec<u8>)>, Vec<bool>);
+
+fn scenario() -> impl Strategy<Value = Scenario> {
     (any::<u32>(), prop::collection::vec(any::<u8>(), 1..600))
         .prop_flat_map(|(isn, stream)| {
             let n = stream.len();
