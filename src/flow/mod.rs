@@ -192,12 +192,13 @@ impl<A: Analyzer> Table<A> {
         let dst = SocketAddr::new(seg.dst, seg.dport);
         let key = Key::new((seg.src, seg.sport), (seg.dst, seg.dport));
 
-        // A new SYN on a closed connection starts a new one (port reuse).
+        // A SYN with a new initial sequence number on a connection that is
+        // closing or closed starts a new one (port reuse); the same ISN is
+        // a retransmission.
         if seg.flags.syn && !seg.flags.ack {
             let reused = self.conns.get(&key).is_some_and(|c| {
                 let [client, _] = &c.halves;
-                c.state == State::Closed
-                    || (c.state == State::Closing && client.isn != Some(seg.seq))
+                c.state != State::Open && client.isn != Some(seg.seq)
             });
             if reused {
                 self.finish(key, None);
