@@ -1,0 +1,14 @@
+# Developer recipes. Nothing a user needs requires `just` (cargo install just).
+
+# The full test suite, as CI runs it.
+test:
+    bash .ci/run
+
+# tshark's tcp.stream counts over the nDPI corpus (needs tshark).
+oracle corpus="../shared/corpus/ndpi":
+    scripts/tshark-tcp-streams.sh {{corpus}} > testdata/oracle/ndpi-tcp-streams.tsv
+
+# connreuse against that oracle, file by file.
+crosscheck corpus="../shared/corpus/ndpi":
+    cargo build --release
+    scripts/compare-tcp-streams.sh {{corpus}}
