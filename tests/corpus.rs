@@ -61,7 +61,11 @@ fn ndpi_corpus_reads_without_panic_and_agrees_with_tshark() {
         eprintln!("skipped: {CORPUS} is not there");
         return;
     };
-    assert!(files.len() > 500, "corpus incomplete: {} files", files.len());
+    assert!(
+        files.len() > 500,
+        "corpus incomplete: {} files",
+        files.len()
+    );
     let oracle = oracle();
     let mut failures = Vec::new();
     let (mut with_tcp, mut agree) = (0, 0);
@@ -74,7 +78,10 @@ fn ndpi_corpus_reads_without_panic_and_agrees_with_tshark() {
                 continue;
             }
         };
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         match oracle.get(name) {
             Some(0) | None => {}
             Some(&tshark) => {
@@ -82,7 +89,10 @@ fn ndpi_corpus_reads_without_panic_and_agrees_with_tshark() {
                 if tshark == result.connections.len() {
                     agree += 1;
                 } else {
-                    differ.push(format!("{name}: tshark {tshark}, connreuse {}", result.connections.len()));
+                    differ.push(format!(
+                        "{name}: tshark {tshark}, connreuse {}",
+                        result.connections.len()
+                    ));
                 }
             }
         }
@@ -90,5 +100,8 @@ fn ndpi_corpus_reads_without_panic_and_agrees_with_tshark() {
     assert!(failures.is_empty(), "{failures:#?}");
     eprintln!("tcp.stream agreement: {agree} of {with_tcp}; differing: {differ:#?}");
     assert!(with_tcp > 300, "oracle covers {with_tcp} captures with TCP");
-    assert!(agree * 100 >= with_tcp * 95, "agreement {agree}/{with_tcp} is under 95%: {differ:#?}");
+    assert!(
+        agree * 100 >= with_tcp * 95,
+        "agreement {agree}/{with_tcp} is under 95%: {differ:#?}"
+    );
 }

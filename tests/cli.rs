@@ -1,0 +1,127 @@
+//! The command as a user runs it: exit statuses, warnings, stdin, several files.
+//! Figures come from testdata/unit/eth-le-usec.pcap (the first four frames of
+//! nDPI's 443-curl.pcap; `tshark -r F -T fields -e tcp.stream` shows one stream).
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn connreuse(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connreuse"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("connreuse runs");
+    let mut pipe = child.stdin.take().expect("stdin");
+    pipe.write_all(stdin.unwrap_or_default())
+        .expect("stdin written");
+    drop(pipe);
+    child.wait_with_output().expect("connreuse exits")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+const CAPTURE: &str = "testdata/unit/eth-le-usec.pcap";
+
+#[test]
+fn json_report_of_a_clean_capture_exits_0() {
+    let out = connreuse(&["--format", "json", CAPTURE], None);
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["totals"]["tcp_connections"], 1);
+    assert_eq!(v["totals"]["tcp_handshakes"], 1);
+    let c = &v["connections"][0];
+    assert_eq!(c["client"], "192.168.1.13:55523");
+    assert_eq!(c["server"], "178.62.197.130:443");
+    assert_eq!(c["first_packet"], 1);
+    // tshark: frame.time_epoch of frames 1 and 4.
+    assert_eq!(c["start"], "2020-02-07T22:05:20.474299000Z");
+    assert_eq!(c["end"], "2020-02-07T22:05:20.522725000Z");
+    assert_eq!(c["packets"]["client"], 3);
+    assert_eq!(c["bytes"]["client"], 517);
+    assert_eq!(c["closed_by"], serde_json::Value::Null);
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/unit/eth-le-usec.pcap.gz"
+    ))
+    .expect("fixture");
+    let out = connreuse(&["--format", "json", "-"], Some(&bytes));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["totals"]["tcp_connections"], 1);
+}
+
+#[test]
+fn several_captures_in_one_run() {
+    let out = connreuse(
+        &["--format", "json", CAPTURE, "testdata/unit/vlan.pcap"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let v = json(&out);
+    assert_eq!(v["totals"]["captures"], 2);
+    assert_eq!(v["totals"]["tcp_connections"], 2);
+    assert_eq!(v["connections"][1]["capture"], "testdata/unit/vlan.pcap");
+}
+
+#[test]
+fn not_a_capture_is_a_one_line_error_and_exit_2() {
+    let out = connreuse(&["Cargo.toml"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("Cargo.toml") && err.contains("not a pcap or pcapng"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_exits_2() {
+    let out = connreuse(&["no/such/file.pcap"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn truncated_capture_reports_up_to_the_damage_and_exits_3() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/unit/eth-le-usec.pcap"
+    ))
+    .expect("fixture");
+    // Cut inside the fourth record, which starts at 24 + 16*3 + 78 + 74 + 66.
+    let cut = &bytes[..24 + 16 * 3 + 78 + 74 + 66 + 20];
+    let out = connreuse(&["--format", "json", "-"], Some(cut));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: -: ") && err.contains("byte offset 290"),
+        "{err}"
+    );
+    let v = json(&out);
+    assert_eq!(v["captures"][0]["packets"], 3);
+    assert_eq!(v["totals"]["tcp_connections"], 1);
+    assert!(
+        v["captures"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("290"))
+    );
+}
+
+#[test]
+fn stdin_only_once() {
+    let out = connreuse(&["-", "-"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
