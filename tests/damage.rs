@@ -103,13 +103,13 @@ fn truncated_flipped_duplicated_and_dropped() {
             let cut = rng.below(bytes.len());
             let r = run(&name, bytes[..cut].to_vec());
             assert!(r.info.packets <= whole.info.packets, "{name} cut at {cut}");
-            if let Some(Error::Truncated { offset } | Error::Corrupt { offset, .. }) = &r.error {
-                if !compressed {
-                    assert!(
-                        *offset <= cut as u64,
-                        "{name} cut at {cut}: offset {offset}"
-                    );
-                }
+            if let Some(Error::Truncated { offset } | Error::Corrupt { offset, .. }) = &r.error
+                && !compressed
+            {
+                assert!(
+                    *offset <= cut as u64,
+                    "{name} cut at {cut}: offset {offset}"
+                );
             }
         }
 
@@ -129,30 +129,30 @@ fn truncated_flipped_duplicated_and_dropped() {
         }
 
         // Frames duplicated, dropped and swapped (legacy pcap only).
-        if let Some(spans) = pcap_records(&bytes) {
-            if spans.len() > 2 {
-                let mut out = bytes[..24].to_vec();
-                for (i, &(a, b)) in spans.iter().enumerate() {
-                    match rng.below(6) {
-                        0 => {}
-                        1 => {
-                            out.extend_from_slice(&bytes[a..b]);
-                            out.extend_from_slice(&bytes[a..b]);
-                        }
-                        2 if i + 1 < spans.len() => {
-                            let (c, d) = spans[i + 1];
-                            out.extend_from_slice(&bytes[c..d]);
-                            out.extend_from_slice(&bytes[a..b]);
-                        }
-                        _ => out.extend_from_slice(&bytes[a..b]),
+        if let Some(spans) = pcap_records(&bytes)
+            && spans.len() > 2
+        {
+            let mut out = bytes[..24].to_vec();
+            for (i, &(a, b)) in spans.iter().enumerate() {
+                match rng.below(6) {
+                    0 => {}
+                    1 => {
+                        out.extend_from_slice(&bytes[a..b]);
+                        out.extend_from_slice(&bytes[a..b]);
                     }
+                    2 if i + 1 < spans.len() => {
+                        let (c, d) = spans[i + 1];
+                        out.extend_from_slice(&bytes[c..d]);
+                        out.extend_from_slice(&bytes[a..b]);
+                    }
+                    _ => out.extend_from_slice(&bytes[a..b]),
                 }
-                let r = run(&name, out);
-                assert!(
-                    r.error.is_none(),
-                    "{name}: reshuffled frames are still a valid capture"
-                );
             }
+            let r = run(&name, out);
+            assert!(
+                r.error.is_none(),
+                "{name}: reshuffled frames are still a valid capture"
+            );
         }
     }
 }
