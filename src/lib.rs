@@ -13,6 +13,7 @@ pub mod capture;
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod gate;
 pub mod ledger;
 pub mod report;
 pub mod time;
