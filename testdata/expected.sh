@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Computes testdata/expected/NAME.json for every capture in testdata/captures/
+# with tshark (the independent tool the crate's figures are checked against)
+# and jq. Needs tshark and jq; not root.
+#     bash testdata/expected.sh [NAME]         # or: just expected
+#
+# Each figure comes from one of the tshark commands below (also listed in
+# testdata/README.md). All of them are run as
+#     tshark -n -r CAPTURE $DECODE [-o tls.keylog_file:NAME.keys] ...
+# with DECODE naming the test servers' ports, so that nothing depends on
+# tshark's heuristics. A capture with an embedded Decryption Secrets Block gets
+# no -o option: tshark reads the secrets from the file itself.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CAP=$HERE/captures
+EXP=$HERE/expected
+ONLY=${1:-}
+
+DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls -d tcp.port==18444,tls
+	-d tcp.port==18080,http -d tcp.port==18082,http -d tcp.port==18081,http2)
+SERVER_PORTS='["18442","18443","18444","18080","18081","18082"]'
+TSHARK_VERSION=$(tshark --version 2>/dev/null | head -1)
+
+# Command 1, one JSON object per frame with these fields (every occurrence):
+FIELDS=(frame.number tcp.stream ip.src ipv6.src tcp.srcport ip.dst ipv6.dst tcp.dstport
+	tcp.flags.syn tcp.flags.ack tls.handshake.type tls.handshake.session_id
+	tls.handshake.extensions_server_name tls.handshake.extensions_alpn_str
+	tls.handshake.extensions.supported_version tls.handshake.version
+	tls.handshake.ciphersuite tls.handshake.extensions.psk.identity.selected
+	http.request.method http.response.code)
+
+tshark_q() { # tshark with the warning about running as root filtered out
+	tshark "$@" 2> >(grep -v '^Running as user' >&2)
+}
+
+# Distinct client randoms (second field) in an NSS key log read on stdin.
+client_randoms() { awk 'NF >= 3 && $1 !~ /^#/ { print $2 }' | sort -u | wc -l; }
+
+# The TLS key log lines held in a pcapng file's Decryption Secrets Blocks
+# (pcapng spec, block type 0x0000000A, secrets type 0x544c534b "TLSK").
+dsb_keylog() {
+	perl -e '
+		local $/; open my $f, "<:raw", $ARGV[0] or die "$ARGV[0]: $!"; my $d = <$f>;
+		my ($off, $e) = (0, "V");
+		while ($off + 12 <= length $d) {
+			my $type = unpack "V", substr $d, $off, 4;
+			if ($type == 0x0A0D0D0A) {
+				$e = (unpack("V", substr $d, $off + 8, 4) == 0x1A2B3C4D) ? "V" : "N";
+			}
+			$type = unpack $e, substr $d, $off, 4;
+			my $len = unpack $e, substr $d, $off + 4, 4;
+			last if $len < 12 || $off + $len > length $d;
+			if ($type == 0x0A) {
+				my ($st, $sl) = unpack "$e$e", substr $d, $off + 8, 8;
+				print substr $d, $off + 16, $sl if $st == 0x544c534b;
+			}
+			$off += $len;
+		}' "$1"
+}
+
+expected_for() {
+	local file=$1 base name
+	base=$(basename "$file")
+	name=${base%.gz}
+	name=${name%.pcap}
+	name=${name%.pcapng}
+	local keys=$CAP/$name.keys keyopt=() keylog=null embedded=false randoms=null
+	if [ -f "$keys" ]; then
+		keyopt=(-o "tls.keylog_file:$keys")
+		keylog="\"$name.keys\""
+		randoms=$(client_randoms <"$keys")
+	fi
+	local dsb
+	dsb=$(case $base in *.pcapng) dsb_keylog "$file" ;; esac)
+	if [ -n "$dsb" ]; then
+		embedded=true
+		randoms=$(client_randoms <<<"$dsb")
+	fi
+	local ts=(tshark_q -n -r "$file" "${DECODE[@]}" "${keyopt[@]}")
+
+	# Command 1: per-frame fields.
+	local e=() f
+	for f in "${FIELDS[@]}"; do e+=(-e "$f"); done
+	"${ts[@]}" -T json "${e[@]}" >"$TMP/frames.json"
+
+	# Command 2: HTTP/2 HEADERS frames as trees, to pair each :method / :status
+	# with the stream identifier of the frame that carries it. Field lists (-T
+	# fields) cannot do that: when several HTTP/2 frames share one TCP segment,
+	# http2.streamid and http2.headers.method come out as unaligned lists.
+	"${ts[@]}" -Y 'http2.headers.method || http2.headers.status' \
+		-T json --no-duplicate-keys -J 'tcp http2' >"$TMP/h2.json"
+
+	jq -n --slurpfile frames "$TMP/frames.json" --slurpfile h2 "$TMP/h2.json" \
+		--arg capture "$base" --argjson keylog "$keylog" --argjson embedded "$embedded" \
+		--argjson randoms "$randoms" --arg tshark "$TSHARK_VERSION" \
+		--argjson server_ports "$SERVER_PORTS" -f "$HERE/expected.jq" >"$EXP/$name.json"
+	echo "expected: $name.json $(jq -c .totals "$EXP/$name.json")" >&2
+}
+
+mkdir -p "$EXP"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+shopt -s nullglob
+for file in "$CAP"/*.pcap "$CAP"/*.pcapng "$CAP"/*.pcap.gz; do
+	n=$(basename "$file")
+	n=${n%.gz}
+	n=${n%.pcap}
+	n=${n%.pcapng}
+	[ -n "$ONLY" ] && [ "$ONLY" != "$n" ] && continue
+	expected_for "$file"
+done
