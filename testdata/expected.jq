@@ -1,7 +1,8 @@
 # Turns the two tshark outputs of expected.sh into testdata/expected/NAME.json.
 # Inputs: $frames[0], tshark -T json -e ... (one object per frame, every field an
 # array of all its occurrences in the frame); $h2[0], tshark -T json -J 'tcp http2'
-# of the frames holding HTTP/2 header blocks; plus the --arg/--argjson values.
+# of the frames holding HTTP/2 header blocks; plus the --arg/--argjson values
+# ($randoms: the client randoms found in the key log, or null without one).
 
 def all($p; $k): $p._source.layers[$k] // [];
 def one($p; $k): all($p; $k) | .[0];
@@ -56,6 +57,17 @@ $frames[0] as $fr
     | (if $sh == null then null else one($sh; "tls.handshake.session_id") end) as $ssid
     | ([$sp[] | all(.; "tls.handshake.type")[]] | index("11") != null) as $cert
     | ([$sp[] | all(.; "tls.handshake.extensions.psk.identity.selected")[]] | length > 0) as $psk
+    | (if $ch == null then null else one($ch; "tls.handshake.random") end) as $crandom
+    # SessionTicket extension (type 35, RFC 5077 3.2) with a ticket in it.
+    | (if $ch == null then false
+       else [all($ch; "tls.handshake.extension.type"), all($ch; "tls.handshake.extension.len")]
+            | transpose | any(.[0] == "35" and .[1] != "0") end) as $ticket
+    | (if $crandom == null or $randoms == null then null
+       else ($randoms | index($crandom) != null) end) as $keyed
+    # A Finished message is encrypted: it can be seen only with the keys.
+    | (if $keyed != true then null
+       else {client: ([$cp[] | all(.; "tls.handshake.type")[]] | index("20") != null),
+             server: ([$sp[] | all(.; "tls.handshake.type")[]] | index("20") != null)} end) as $fin
     # TLS 1.3 (RFC 8446 4.2.11): the ServerHello carries pre_shared_key.
     # TLS 1.2 (RFC 5246 7.4.1.3, RFC 5077 3.4): the ServerHello echoes the
     # client's non-empty session ID, and no Certificate follows.
@@ -81,7 +93,14 @@ $frames[0] as $fr
        alpn: ([$sp[] | all(.; "tls.handshake.extensions_alpn_str")[]] | first),
        version: $version,
        cipher: (if $sh == null then null else one($sh; "tls.handshake.ciphersuite") | cipher_name end),
+       client_random: $crandom,
+       keys_logged: $keyed,
+       client_finished: $fin.client,
+       server_finished: $fin.server,
        resumed: $resumed,
+       resumption: (if $resumed != true then null
+                    elif $version == "TLS 1.3" then "psk"
+                    elif $ticket then "ticket" else "session_id" end),
        http1_requests: $h1req,
        http2_requests: $h2r,
        requests: ($h1req + $h2r),
@@ -96,7 +115,8 @@ $frames[0] as $fr
      tcp_handshakes: ($conns | map(select(.syn)) | length),
      tls_client_hellos: ($fr | map(select(has_type(.; "1"))) | length),
      tls_server_hellos: ($fr | map(select(has_type(.; "2"))) | length),
-     tls_completed_by_keylog: $randoms,
+     tls_completed_by_keylog: (if $randoms == null then null else $randoms | length end),
+     tls_handshakes_finished: ($conns | map(select(.client_finished == true and .server_finished == true)) | length),
      tls_resumed: ($conns | map(select(.resumed == true)) | length),
      http1_requests: ($conns | map(.http1_requests) | add // 0),
      http2_requests: ($conns | map(.http2_requests) | add // 0),

@@ -17,9 +17,9 @@ CAP=$HERE/captures
 EXP=$HERE/expected
 ONLY=${1:-}
 
-DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls -d tcp.port==18444,tls
+DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls
 	-d tcp.port==18080,http -d tcp.port==18082,http -d tcp.port==18081,http2)
-SERVER_PORTS='["18442","18443","18444","18080","18081","18082"]'
+SERVER_PORTS='["18442","18443","18080","18081","18082"]'
 TSHARK_VERSION=$(tshark --version 2>/dev/null | head -1)
 
 # Command 1, one JSON object per frame with these fields (every occurrence):
@@ -28,14 +28,16 @@ FIELDS=(frame.number tcp.stream ip.src ipv6.src tcp.srcport ip.dst ipv6.dst tcp.
 	tls.handshake.extensions_server_name tls.handshake.extensions_alpn_str
 	tls.handshake.extensions.supported_version tls.handshake.version
 	tls.handshake.ciphersuite tls.handshake.extensions.psk.identity.selected
+	tls.handshake.random tls.handshake.extension.type tls.handshake.extension.len
 	http.request.method http.response.code)
 
 tshark_q() { # tshark with the warning about running as root filtered out
 	tshark "$@" 2> >(grep -v '^Running as user' >&2)
 }
 
-# Distinct client randoms (second field) in an NSS key log read on stdin.
-client_randoms() { awk 'NF >= 3 && $1 !~ /^#/ { print $2 }' | sort -u | wc -l; }
+# Distinct client randoms (second field) of an NSS key log read on stdin, as a
+# JSON array.
+client_randoms() { awk 'NF >= 3 && $1 !~ /^#/ { print tolower($2) }' | sort -u | jq -R . | jq -s -c .; }
 
 # The TLS key log lines held in a pcapng file's Decryption Secrets Blocks
 # (pcapng spec, block type 0x0000000A, secrets type 0x544c534b "TLSK").

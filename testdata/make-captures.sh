@@ -22,9 +22,8 @@ OUT=$HERE/captures
 NAME_ONLY=${1:-}   # optional: regenerate just this scenario
 
 # The servers, all on 127.0.0.1 (see testdata/README.md).
-P_TLS12=18442      # TLS 1.2 only, ALPN h2 + http/1.1, session tickets and session cache
+P_TLS12=18442      # TLS 1.2 only, ALPN h2 + http/1.1, session tickets + session ID cache
 P_TLS13=18443      # TLS 1.3 only, ALPN h2 + http/1.1
-P_TLS12_SID=18444  # TLS 1.2 only, session tickets off: resumption by session ID only
 P_H1=18080         # cleartext HTTP/1.1, keepalive_timeout 75s (nginx default)
 P_H2C=18081        # cleartext HTTP/2 by prior knowledge only (nginx 1.22: `listen ... http2`)
 P_IDLE=18082       # cleartext HTTP/1.1, keepalive_timeout 1s
@@ -106,8 +105,6 @@ http {
 
     server { listen 127.0.0.1:$P_TLS12 ssl http2; server_name $HOST; ssl_protocols TLSv1.2; }
     server { listen 127.0.0.1:$P_TLS13 ssl http2; server_name $HOST; ssl_protocols TLSv1.3; }
-    server { listen 127.0.0.1:$P_TLS12_SID ssl http2; server_name $HOST; ssl_protocols TLSv1.2;
-             ssl_session_tickets off; }
     server { listen 127.0.0.1:$P_H1; server_name $HOST; }
     server { listen 127.0.0.1:$P_H2C http2; server_name $HOST; }
     server { listen 127.0.0.1:$P_IDLE; server_name $HOST; keepalive_timeout 1s; }
@@ -192,7 +189,7 @@ capture() {
 
 goclient() { "$WORK/goclient" -cacert "$WORK/cert.pem" -keylog "$KEYS" -connect 127.0.0.1 "$@"; }
 
-# curl_get URL... : one curl run, every URL fetched in turn (on one connection if it
+# curl_get [OPTION...] URL... : one curl run, every URL fetched in turn (on one connection if it
 # can be reused), bodies discarded, -v trace and one -w line per transfer.
 curl_get() {
 	local args=() u
@@ -200,7 +197,7 @@ curl_get() {
 	for u in "$@"; do args+=(-o /dev/null "$u"); done
 	curl -sS -v --cacert "$WORK/cert.pem" \
 		--resolve "$HOST:$P_TLS12:127.0.0.1" --resolve "$HOST:$P_TLS13:127.0.0.1" \
-		--resolve "$HOST:$P_TLS12_SID:127.0.0.1" --resolve "$HOST:$P_H2C:127.0.0.1" \
+		--resolve "$HOST:$P_H2C:127.0.0.1" \
 		-w 'transfer %{url_effective} status=%{http_code} http=%{http_version} new_connections=%{num_connects} local_port=%{local_port}\n' \
 		"${args[@]}"
 }
@@ -208,15 +205,24 @@ curl_get() {
 mkdir -p "$OUT"
 T12=https://$HOST:$P_TLS12
 T13=https://$HOST:$P_TLS13
-T12S=https://$HOST:$P_TLS12_SID
 
 # --- Go net/http -----------------------------------------------------------------
 capture go-h2-sequential pcap $P_TLS13 -- \
 	goclient -scenario go-h2-sequential -url "$T13/index.html" -n 100 -concurrency 1
+# -timeout 0 -linger 2s: no http.Client.Timeout, so the dials that lost the race
+# to the first HTTP/2 connection are not cancelled; they finish their TLS
+# handshakes while the client lingers, and are never used.
 capture go-h2-concurrent-tls12 pcap $P_TLS12 -- \
-	goclient -scenario go-h2-concurrent-tls12 -url "$T12/index.html" -n 100 -concurrency 100
+	goclient -scenario go-h2-concurrent-tls12 -url "$T12/index.html" -n 100 -concurrency 100 \
+	-timeout 0 -linger 2s
 capture go-h2-concurrent-tls13 pcapng $P_TLS13 -- \
-	goclient -scenario go-h2-concurrent-tls13 -url "$T13/index.html" -n 100 -concurrency 100
+	goclient -scenario go-h2-concurrent-tls13 -url "$T13/index.html" -n 100 -concurrency 100 \
+	-timeout 0 -linger 2s
+# With the default 30 s http.Client.Timeout, a finished request cancels the dial
+# it started: those handshakes are abandoned midway (FIN, then RST).
+capture go-h2-concurrent-cancelled pcap $P_TLS13 -- \
+	goclient -scenario go-h2-concurrent-cancelled -url "$T13/index.html" -n 30 -concurrency 30 \
+	-linger 2s
 capture go-h1-drained pcap-nano $P_TLS13 -- \
 	goclient -scenario go-h1-drained -url "$T13/index.html" -n 20 -http1
 capture go-h1-undrained pcapng-nano $P_TLS13 -- \
@@ -225,6 +231,13 @@ capture go-plain-keepalive pcap $P_H1 -- \
 	goclient -scenario go-plain-keepalive -url "http://$HOST:$P_H1/index.html" -n 20
 capture go-plain-idle pcap-gz $P_IDLE -- \
 	goclient -scenario go-plain-idle -url "http://$HOST:$P_IDLE/index.html" -n 3 -interval 2s
+# One request per connection (DisableKeepAlives), the later connections resuming
+# the TLS session: by session ticket in TLS 1.2 (Go does not resume by session
+# ID), by PSK in TLS 1.3.
+capture go-resume-tls12-ticket pcap $P_TLS12 -- \
+	goclient -scenario go-resume-tls12-ticket -url "$T12/index.html" -n 3 -http1 -keepalive=false -resume
+capture go-resume-tls13 pcapng $P_TLS13 -- \
+	goclient -scenario go-resume-tls13 -url "$T13/index.html" -n 3 -keepalive=false -resume
 
 # --- curl --------------------------------------------------------------------------
 capture curl-h1-keepalive pcap $P_TLS12 -- \
@@ -240,8 +253,6 @@ capture curl-h2c pcap $P_H2C -- \
 	"http://$HOST:$P_H2C/a.html" "http://$HOST:$P_H2C/b.html" "http://$HOST:$P_H2C/c.html"
 capture curl-resume-tls12 pcap $P_TLS12 -- \
 	curl_get --http1.1 -H 'Connection: close' "$T12/a.html" "$T12/b.html"
-capture curl-resume-tls12-sessionid pcap $P_TLS12_SID -- \
-	curl_get --http1.1 -H 'Connection: close' "$T12S/a.html" "$T12S/b.html"
 capture curl-resume-tls13 pcapng $P_TLS13 -- \
 	curl_get --http1.1 -H 'Connection: close' "$T13/a.html" "$T13/b.html"
 capture curl-tls13-chacha20 pcapng-dsb $P_TLS13 -- \

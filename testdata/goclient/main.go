@@ -4,9 +4,16 @@
 //
 // It sends -n GET requests to -url (each with a distinct ?i=N query), -concurrency
 // at a time, optionally -interval apart, reading and closing each body unless
-// -drain=false. TLS secrets are appended to -keylog in the NSS key log format
-// (tls.Config.KeyLogWriter). Every connection is dialled to -connect (keeping the
-// URL's port), so the URL's host only names the server (SNI, Host, :authority).
+// -drain=false. -keepalive=false gives every request its own connection, and
+// -resume lets later connections resume an earlier TLS session. TLS secrets are
+// appended to -keylog in the NSS key log format (tls.Config.KeyLogWriter). Every
+// connection is dialled to -connect (keeping the URL's port), so the URL's host
+// only names the server (SNI, Host, :authority).
+//
+// The client has a 30 s http.Client.Timeout (-timeout), as most real Go clients do. With
+// it, a request that ends cancels the dial it had started, so when many requests
+// start at once and all end up sharing one HTTP/2 connection, the other dials
+// are abandoned wherever their TLS handshake was (FIN, then RST).
 //
 // On exit it prints one JSON line with the client's own view (dials, TLS
 // handshakes, reused connections, distinct local ports that carried requests),
@@ -39,6 +46,7 @@ type summary struct {
 	Protos          map[string]int `json:"protos"`
 	Dials           int            `json:"dials"`
 	TLSHandshakes   int            `json:"tls_handshakes"`
+	TLSResumed      int            `json:"tls_resumed"`
 	ReusedConns     int            `json:"reused_conns"`
 	ConnsWithReqs   int            `json:"connections_with_requests"`
 	RequestsPerConn map[string]int `json:"requests_per_local_port"`
@@ -56,6 +64,10 @@ func main() {
 	drain := flag.Bool("drain", true, "read each response body to the end and close it")
 	http1 := flag.Bool("http1", false, "disable HTTP/2 (TLSNextProto set to an empty map)")
 	interval := flag.Duration("interval", 0, "pause between requests of one worker")
+	keepalive := flag.Bool("keepalive", true, "reuse connections (false: Transport.DisableKeepAlives, one request per connection)")
+	linger := flag.Duration("linger", 0, "wait this long after the last response before exiting, letting dials still in progress finish")
+	timeout := flag.Duration("timeout", 30*time.Second, "http.Client.Timeout (0: none)")
+	resume := flag.Bool("resume", false, "keep TLS sessions (tls.Config.ClientSessionCache) to resume them on new connections")
 	flag.Parse()
 	if *url == "" || *n < 1 || *concurrency < 1 {
 		flag.Usage()
@@ -82,6 +94,9 @@ func main() {
 		defer f.Close()
 		tlsConf.KeyLogWriter = f
 	}
+	if *resume {
+		tlsConf.ClientSessionCache = tls.NewLRUClientSessionCache(16)
+	}
 
 	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{
@@ -100,11 +115,12 @@ func main() {
 		// A custom DialContext or TLSClientConfig turns off Go's automatic
 		// HTTP/2; ask for it explicitly unless HTTP/1.1 is wanted.
 		ForceAttemptHTTP2: !*http1,
+		DisableKeepAlives: !*keepalive,
 	}
 	if *http1 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: *timeout}
 
 	var mu sync.Mutex
 	s := summary{
@@ -120,10 +136,13 @@ func main() {
 			s.Dials++
 			mu.Unlock()
 		},
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
 			if err == nil {
 				mu.Lock()
 				s.TLSHandshakes++
+				if cs.DidResume {
+					s.TLSResumed++
+				}
 				mu.Unlock()
 			}
 		},
@@ -169,6 +188,9 @@ func main() {
 	}
 	close(jobs)
 	wg.Wait()
+	if *linger > 0 {
+		time.Sleep(*linger)
+	}
 
 	s.ConnsWithReqs = len(s.RequestsPerConn)
 	out, err := json.Marshal(s)
