@@ -64,10 +64,14 @@ $frames[0] as $fr
             | transpose | any(.[0] == "35" and .[1] != "0") end) as $ticket
     | (if $crandom == null or $randoms == null then null
        else ($randoms | index($crandom) != null) end) as $keyed
-    # A Finished message is encrypted: it can be seen only with the keys.
-    | (if $keyed != true then null
-       else {client: ([$cp[] | all(.; "tls.handshake.type")[]] | index("20") != null),
-             server: ([$sp[] | all(.; "tls.handshake.type")[]] | index("20") != null)} end) as $fin
+    # A Finished message is encrypted: seen, it is there; unseen, it is known
+    # absent only when the connection's keys are in the key log. (tshark also
+    # decrypts a resumed TLS 1.2 session whose client logged no keys for it, from
+    # the master secret of the connection that set the session up.)
+    | ([$cp[] | all(.; "tls.handshake.type")[]] | index("20") != null) as $cfin
+    | ([$sp[] | all(.; "tls.handshake.type")[]] | index("20") != null) as $sfin
+    | {client: (if $cfin then true elif $keyed == true then false else null end),
+       server: (if $sfin then true elif $keyed == true then false else null end)} as $fin
     # TLS 1.3 (RFC 8446 4.2.11): the ServerHello carries pre_shared_key.
     # TLS 1.2 (RFC 5246 7.4.1.3, RFC 5077 3.4): the ServerHello echoes the
     # client's non-empty session ID, and no Certificate follows.

@@ -96,11 +96,44 @@ expected_for() {
 	jq -n --slurpfile frames "$TMP/frames.json" --slurpfile h2 "$TMP/h2.json" \
 		--arg capture "$base" --argjson keylog "$keylog" --argjson embedded "$embedded" \
 		--argjson randoms "$randoms" --arg tshark "$TSHARK_VERSION" \
-		--argjson server_ports "$SERVER_PORTS" -f "$HERE/expected.jq" >"$EXP/$name.json"
+		--argjson server_ports "$SERVER_PORTS" -f "$HERE/expected.jq" >"$TMP/figures.json"
+
+	# The client's and nginx's own accounts of the run, which the tshark figures
+	# must agree with (see cross_check in testdata/README.md).
+	local server=null client=null
+	if [ -f "$CAP/$name.server.txt" ]; then
+		server=$(awk '{ n++; c[$2] = 1; if ($0 ~ / reused=r /) r[$2] = 1 }
+			END { printf "{\"requests\":%d,\"connections\":%d,\"resumed_connections\":%d}\n",
+				n, length(c), length(r) }' "$CAP/$name.server.txt")
+	fi
+	if [ -f "$CAP/$name.client.txt" ]; then
+		case $(head -1 "$CAP/$name.client.txt") in
+		'# goclient '*)
+			client=$(grep -m1 '^{' "$CAP/$name.client.txt" | jq -c '{tool: "goclient", requests,
+				tcp_handshakes: .dials, tls_handshakes_finished: .tls_handshakes, tls_resumed,
+				connections_with_requests}') ;;
+		'# curl_get '*)
+			client=$(grep '^transfer ' "$CAP/$name.client.txt" | awk '{
+				n++; split($5, a, "="); d += a[2]; split($6, b, "="); p[b[2]] = 1 }
+				END { printf "{\"tool\":\"curl\",\"requests\":%d,\"tcp_handshakes\":%d,\"connections_with_requests\":%d}\n",
+					n, d, length(p) }') ;;
+		'# nghttp '*)
+			client=$(printf '{"tool":"nghttp","requests":%d}' \
+				"$(grep -c 'send HEADERS frame' "$CAP/$name.client.txt")") ;;
+		esac
+	fi
+	jq --argjson server "$server" --argjson client "$client" -f "$HERE/cross-check.jq" \
+		"$TMP/figures.json" >"$EXP/$name.json"
 	echo "expected: $name.json $(jq -c .totals "$EXP/$name.json")" >&2
+	if [ "$(jq .cross_check.agree "$EXP/$name.json")" != true ]; then
+		echo "expected: $name: tshark disagrees with the client or server log:" >&2
+		jq -c .cross_check "$EXP/$name.json" >&2
+		FAILED=1
+	fi
 }
 
 mkdir -p "$EXP"
+FAILED=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 shopt -s nullglob
@@ -112,3 +145,4 @@ for file in "$CAP"/*.pcap "$CAP"/*.pcapng "$CAP"/*.pcap.gz; do
 	[ -n "$ONLY" ] && [ "$ONLY" != "$n" ] && continue
 	expected_for "$file"
 done
+exit "$FAILED"

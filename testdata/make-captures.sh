@@ -203,6 +203,10 @@ curl_get() {
 }
 
 mkdir -p "$OUT"
+if [ -z "$NAME_ONLY" ]; then
+	# A full run replaces every generated file, so none of a dropped scenario stays.
+	rm -f "$OUT"/*.pcap "$OUT"/*.pcapng "$OUT"/*.pcap.gz "$OUT"/*.keys "$OUT"/*.txt "$HERE"/expected/*.json
+fi
 T12=https://$HOST:$P_TLS12
 T13=https://$HOST:$P_TLS13
 
