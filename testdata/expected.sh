@@ -17,6 +17,27 @@ CAP=$HERE/captures
 EXP=$HERE/expected
 ONLY=${1:-}
 
+# --table: print the figures table of testdata/README.md from expected/*.json.
+if [ "$ONLY" = --table ]; then
+	echo '| capture | bytes | format | conns | SYNs | CH | SH | keylog randoms | finished | resumed | h1 req | h2 req | conns w/ req |'
+	echo '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+	for f in "$EXP"/*.json; do
+		c=$(jq -r .capture "$f")
+		case $c in
+		*.pcap.gz) fmt="pcap, gzip" ;;
+		*.pcapng) fmt=pcapng ;;
+		*) fmt=pcap ;;
+		esac
+		if [ "$fmt" = pcap ] && [ "$(head -c 4 "$CAP/$c" | od -An -tx1 | tr -d ' ')" = 4d3cb2a1 ]; then
+			fmt="pcap, ns"
+		fi
+		if [ "$(jq .keys_embedded "$f")" = true ]; then fmt="$fmt + DSB"; fi
+		jq -r --arg sz "$(stat -c %s "$CAP/$c")" --arg fmt "$fmt" '.totals as $t |
+			"| \(.capture) | \($sz) | \($fmt) | \($t.tcp_connections) | \($t.tcp_handshakes) | \($t.tls_client_hellos) | \($t.tls_server_hellos) | \($t.tls_completed_by_keylog // "-") | \($t.tls_handshakes_finished) | \($t.tls_resumed) | \($t.http1_requests) | \($t.http2_requests) | \($t.connections_with_requests) |"' "$f"
+	done
+	exit 0
+fi
+
 DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls
 	-d tcp.port==18080,http -d tcp.port==18082,http -d tcp.port==18081,http2)
 SERVER_PORTS='["18442","18443","18080","18081","18082"]'
