@@ -8,10 +8,10 @@
 # It starts a private nginx on 127.0.0.1 (own prefix and config in a temp dir,
 # self-signed certificate from openssl), then for each scenario captures lo with
 # tcpdump (full snaplen, filtered to the scenario's server port) while one real
-# client (Go net/http from testdata/goclient, or curl) talks to it, and writes
+# client (Go net/http from testdata/goclient, curl or nghttp) talks to it, and writes
 # beside each capture:
 #     NAME.keys         the client's TLS key log (NSS format), when TLS is used
-#     NAME.client.txt   what the client itself reported (Go summary, curl -v/-w)
+#     NAME.client.txt   what the client itself reported (Go summary, curl -v/-w, nghttp -v)
 #     NAME.server.txt   nginx's access log lines for the scenario
 # Every run makes new keys, ports and timestamps: captures and expected figures
 # are regenerated together and committed together.
