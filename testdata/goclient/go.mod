@@ -1,0 +1,3 @@
+module connreuse/testdata/goclient
+
+go 1.19
