@@ -1,0 +1,112 @@
+//! End-to-end over the real-client captures in testdata/captures: each
+//! figure connreuse reports is compared with testdata/expected/NAME.json,
+//! which testdata/expected.sh computes with tshark (the exact commands are
+//! in that script and in testdata/README.md) and cross-checks against the
+//! client's and nginx's own logs.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn expected() -> Vec<(String, Value)> {
+    let dir = root().join("testdata/expected");
+    let mut all: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .expect("testdata/expected")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| {
+            let v: Value =
+                serde_json::from_slice(&std::fs::read(&p).expect("readable")).expect("JSON");
+            (
+                p.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or_default()
+                    .to_string(),
+                v,
+            )
+        })
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(all.len() >= 20, "expected files: {}", all.len());
+    all
+}
+
+fn run(capture: &str, extra: &[&str]) -> Value {
+    let path = root().join("testdata/captures").join(capture);
+    let out = Command::new(env!("CARGO_BIN_EXE_connreuse"))
+        .arg("--format")
+        .arg("json")
+        .args(extra)
+        .arg(&path)
+        .output()
+        .expect("connreuse runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{capture}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+/// Compares named figures; collects every mismatch rather than stopping at one.
+struct Diff(Vec<String>);
+
+impl Diff {
+    fn eq(&mut self, what: String, ours: &Value, theirs: &Value) {
+        if ours != theirs {
+            self.0
+                .push(format!("{what}: connreuse {ours}, tshark {theirs}"));
+        }
+    }
+}
+
+#[test]
+fn tcp_figures_agree_with_tshark() {
+    let mut diff = Diff(Vec::new());
+    for (name, want) in expected() {
+        let capture = want["capture"].as_str().expect("capture name");
+        let ours = run(capture, &[]);
+        for figure in ["tcp_connections", "tcp_handshakes"] {
+            diff.eq(
+                format!("{name} totals.{figure}"),
+                &ours["totals"][figure],
+                &want["totals"][figure],
+            );
+        }
+        let conns = ours["connections"].as_array().expect("connections");
+        for theirs in want["per_connection"].as_array().expect("per_connection") {
+            let Some(c) = conns
+                .iter()
+                .find(|c| c["first_packet"] == theirs["first_frame"])
+            else {
+                diff.0.push(format!(
+                    "{name}: no connection starts at frame {}",
+                    theirs["first_frame"]
+                ));
+                continue;
+            };
+            let at = format!("{name} stream {}", theirs["stream"]);
+            diff.eq(format!("{at} client"), &c["client"], &theirs["client"]);
+            diff.eq(format!("{at} server"), &c["server"], &theirs["server"]);
+            diff.eq(format!("{at} syn_seen"), &c["syn_seen"], &theirs["syn"]);
+            let packets = c["packets"]["client"].as_u64().unwrap_or(0)
+                + c["packets"]["server"].as_u64().unwrap_or(0);
+            diff.eq(
+                format!("{at} packets"),
+                &Value::from(packets),
+                &theirs["frames"],
+            );
+        }
+    }
+    assert!(
+        diff.0.is_empty(),
+        "{} differences:\n{}",
+        diff.0.len(),
+        diff.0.join("\n")
+    );
+}
