@@ -9,6 +9,7 @@
 
 pub mod ledger;
 pub mod time;
+pub mod tls;
 
 pub use time::Ts;
 

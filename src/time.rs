@@ -9,7 +9,9 @@ pub struct Ts(pub i64);
 
 impl Ts {
     pub fn from_secs_nanos(secs: i64, nanos: u32) -> Ts {
-        Ts(secs.saturating_mul(1_000_000_000).saturating_add(i64::from(nanos)))
+        Ts(secs
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(nanos)))
     }
 
     /// Seconds from `earlier` to `self`, negative when `self` is earlier.
@@ -70,7 +72,10 @@ mod tests {
             "2025-11-26T01:02:03.000000005Z"
         );
         // A leap day: date -u -d @951782400 => 2000-02-29T00:00:00
-        assert_eq!(Ts::from_secs_nanos(951_782_400, 0).to_string(), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            Ts::from_secs_nanos(951_782_400, 0).to_string(),
+            "2000-02-29T00:00:00.000000000Z"
+        );
         assert_eq!(Ts(-1).to_string(), "1969-12-31T23:59:59.999999999Z");
     }
 }
