@@ -356,7 +356,12 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 pub(crate) mod tests {
     use super::*;
 
