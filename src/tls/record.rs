@@ -81,11 +81,14 @@ pub struct Framer {
     last_at: At,
 }
 
-/// RFC 8446 5.1 content types that exist (20..=24) and a 3.x version.
+/// RFC 8446 5.1 content types that exist (20..=24), a 3.x version (or, when
+/// the side's version is known, that version or 0x0303: a client's first
+/// record often says 0x0301 and every later one 0x0303), a length within
+/// the cap.
 fn plausible(ctype: u8, version: u16, len: usize, expect: Option<u16>) -> bool {
     (content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(&ctype)
         && match expect {
-            Some(v) => version == v,
+            Some(v) => version == v || version == 0x0303,
             None => (0x0300..=0x0304).contains(&version),
         }
         && len <= MAX_RECORD_LEN
@@ -143,16 +146,21 @@ impl Framer {
                 version,
                 remaining,
                 keep,
-            } if len < remaining as u64 => {
+            } if len <= remaining as u64 => {
                 if keep {
                     self.frag.clear();
                     sink.on_record(self.side, RecordEvent::Damaged { ctype }, at);
                 }
-                State::Body {
-                    ctype,
-                    version,
-                    remaining: remaining - len as usize,
-                    keep: false,
+                let remaining = remaining - len as usize;
+                if remaining == 0 {
+                    HEADER
+                } else {
+                    State::Body {
+                        ctype,
+                        version,
+                        remaining,
+                        keep: false,
+                    }
                 }
             }
             State::Body { ctype, keep, .. } => {
@@ -637,6 +645,36 @@ mod tests {
         // The server side never speaks SSLv2 here.
         let log = run(&[&[0x80, 0x0b, 4]], &[]);
         assert_eq!(log.anomalies, vec![(AnomalyKind::Sslv2Server, None)]);
+    }
+
+    #[test]
+    fn gap_ending_exactly_at_a_record_boundary_needs_no_search() {
+        let s = stream();
+        let mut log = Log {
+            want: vec![20, 21, 22],
+            ..Log::default()
+        };
+        let mut f = Framer::new(Side::Server);
+        f.on_data(&s[..5], at(1), &mut log);
+        f.on_gap(4, &mut log);
+        f.on_data(&s[9..], at(2), &mut log);
+        assert!(log.anomalies.is_empty());
+        assert_eq!(log.damaged, 1);
+        assert_eq!(log.events, expected().split_off(1));
+    }
+
+    #[test]
+    fn resync_after_a_tls10_hello_record_finds_tls12_records() {
+        // A client's hello record says 3.1, its later records 3.3.
+        let mut log = Log::default();
+        let mut f = Framer::new(Side::Client);
+        f.on_data(&[0x16, 0x03, 0x01, 0x00, 0x01, 0x00], at(1), &mut log);
+        f.on_gap(100, &mut log);
+        let mut d = vec![0xee; 7];
+        d.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0xaa]);
+        f.on_data(&d, at(2), &mut log);
+        assert_eq!(log.anomalies, vec![(AnomalyKind::Resync, Some(7))]);
+        assert_eq!(log.events.last(), Some(&(23, 0x0303, None, 1)));
     }
 
     #[test]
