@@ -13,13 +13,15 @@ pub fn version_name(v: u16) -> String {
         0x0304 => "TLS 1.3".to_owned(),
         // draft-ietf-tls-tls13: 0x7f00 + draft number.
         0x7f00..=0x7fff => format!("TLS 1.3 draft {}", v & 0xff),
+        // Facebook's TLS 1.3 variants (Wireshark: "TLS 1.3 (Facebook draft 26)").
+        0xfb00..=0xfbff => format!("TLS 1.3 (Facebook draft {})", v & 0xff),
         _ => format!("0x{v:04x}"),
     }
 }
 
 /// TLS 1.3 or one of its drafts: negotiated through supported_versions.
 pub fn is_tls13(v: u16) -> bool {
-    v == 0x0304 || (0x7f00..=0x7fff).contains(&v)
+    v == 0x0304 || (0x7f00..=0x7fff).contains(&v) || (0xfb00..=0xfbff).contains(&v)
 }
 
 /// IANA name such as "TLS_AES_128_GCM_SHA256", or "0x1234" when unknown.
@@ -89,6 +91,10 @@ mod tests {
         assert_eq!(version_name(0x7f17), "TLS 1.3 draft 23");
         assert_eq!(version_name(0x0305), "0x0305");
         assert!(is_tls13(0x7f1c));
+        // instagram.pcap (nDPI corpus): tshark shows 0xfb1a as
+        // "TLS 1.3 (Facebook draft 26)".
+        assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
+        assert!(is_tls13(0xfb1a));
         assert!(!is_tls13(0x0303));
         // IANA TLS Cipher Suites registry: 0x1301 and 0xc02f.
         assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");

@@ -608,8 +608,17 @@ impl Core {
             return;
         }
         if !h.progress.server_hello_seen {
-            // Before any ServerHello only a TLS 1.3 client sends a CCS
-            // (RFC 8446 D.4, with early data): not a cipher change.
+            // No ServerHello (yet, or not captured). A client that offered
+            // TLS 1.3 may send a compatibility CCS right after its hello
+            // (RFC 8446 D.4, with early data); any other CCS is a cipher
+            // change.
+            let offered13 = h
+                .client_hello
+                .as_ref()
+                .is_some_and(|c| c.supported_versions.iter().any(|v| is_tls13(*v)));
+            if !offered13 {
+                *self.encrypted.of_mut(side) = true;
+            }
             return;
         }
         // RFC 5077 3.1 / RFC 5246 7.3: in an abbreviated handshake the
@@ -650,9 +659,14 @@ impl Core {
         let h = self.handshakes.last_mut();
         match ctype {
             content::ALERT => {
+                // A side that already sent application data considered the
+                // handshake done: its encrypted alert is a close, not a
+                // failure (captures that miss the other side look so).
+                let sent_data = self.app.of(side).records > 0;
                 if let Some(h) = h
                     && !h.completed()
                     && h.alert.is_none()
+                    && !sent_data
                 {
                     h.alert = Some(Alert {
                         side,
@@ -1491,6 +1505,29 @@ mod tests {
         assert!(c.sslv2);
         assert_eq!(c.cipher_suites, vec![0x002f]);
         assert!(r.s.anomalies().is_empty());
+    }
+
+    /// ocs.pcap (nDPI corpus), stream 2, has only the client's packets: a
+    /// TLS 1.0 ClientHello, ClientKeyExchange+CCS+Finished, data, and an
+    /// encrypted alert. With no ServerHello the CCS still means encryption,
+    /// so the alert is not read as plaintext.
+    #[test]
+    fn ccs_without_server_hello_from_a_tls12_client_encrypts() {
+        let mut r = Run::new();
+        r.send(C, &curl_ch());
+        r.send(C, &unhex(CURL_F11));
+        r.send(C, &rec(21, 0x0303, &[0x9e, 0xb1, 0, 0]));
+        let a = r.hs().alert.clone().unwrap();
+        assert!(a.encrypted);
+        assert_eq!(a.level, None);
+        // After data from that side, an encrypted alert is a close.
+        let mut r = Run::new();
+        r.send(C, &curl_ch());
+        r.send(C, &unhex(CURL_F11));
+        r.send(C, &cipher(1152));
+        r.send(C, &rec(21, 0x0303, &[0; 26]));
+        assert_eq!(r.hs().alert, None);
+        assert_eq!(r.hs().outcome, Outcome::Incomplete);
     }
 
     #[test]
