@@ -1343,6 +1343,40 @@ mod tests {
         assert_eq!(r.s.summary().outcome, Some(Outcome::Failed));
     }
 
+    /// tls_alert.pcap (nDPI corpus): a TLS 1.0 ClientHello (frame 4) answered
+    /// by a fatal protocol_version alert (frame 6). tshark 4.0.17: alert
+    /// level 2, description 70, JA3 d78489b860c8bf7838a6ff0b4d131541 (nDPI's
+    /// JA3C agrees); nDPI JA4 t10d0909h2_61c4dbd01224_cc731f12afbb.
+    #[test]
+    fn protocol_version_alert_tls_alert_pcap() {
+        let ch = unhex(
+            "16030100c2010000be030152db35f3eaa1188bf1e193fccf333e5873f435bbdc1c48
+             1817853f5476256a3a000012002f003300350039c009c00ac013c014560001000083
+             ff010001000000001d001b0000187777772e676f6f676c652d616e616c7974696373
+             2e636f6d00170000000500050100000000337400000012000000100030002e026832
+             0568322d31360568322d31350568322d313408737064792f332e3106737064792f33
+             08687474702f312e31000b00020100000a000a0008001d001700180019",
+        );
+        let mut r = Run::new();
+        r.send(C, &ch);
+        r.send(S, &unhex("15030100020246"));
+        let h = r.hs();
+        assert_eq!(h.outcome, Outcome::Failed);
+        let a = h.alert.as_ref().unwrap();
+        assert_eq!(
+            (a.side, a.level, a.description.as_deref()),
+            (S, Some(2), Some("protocol_version"))
+        );
+        let c = h.client_hello.as_ref().unwrap();
+        assert_eq!(c.sni.as_deref(), Some("www.google-analytics.com"));
+        assert_eq!(c.alpn.first().map(String::as_str), Some("h2"));
+        assert_eq!(c.ja3.as_deref(), Some("d78489b860c8bf7838a6ff0b4d131541"));
+        assert_eq!(
+            c.ja4.as_deref(),
+            Some("t10d0909h2_61c4dbd01224_cc731f12afbb")
+        );
+    }
+
     #[test]
     fn a_warning_alert_then_completion_is_completed() {
         let mut r = Run::new();
