@@ -1603,6 +1603,54 @@ mod tests {
         assert_eq!(r.s.summary(), plain.s.summary());
     }
 
+    proptest::proptest! {
+        /// Hostile input: any bytes, cut anywhere, with gaps, on either side,
+        /// never panic, and the buffers stay within their caps.
+        #[test]
+        fn arbitrary_streams_never_panic(
+            steps in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec(proptest::num::u8::ANY, 0..300), 0u64..50),
+                0..40,
+            )
+        ) {
+            let mut r = Run::new();
+            for (client, bytes, gap) in &steps {
+                let side = if *client { C } else { S };
+                r.send(side, bytes);
+                if *gap > 40 {
+                    r.s.on_gap(side, *gap);
+                }
+            }
+            r.close(Some((C, Close::Rst)));
+            let _ = r.s.summary();
+            proptest::prop_assert!(r.s.anomalies().len() <= super::super::MAX_ANOMALIES);
+        }
+
+        /// Real handshake bytes with a few bytes flipped and cut at random
+        /// points: still no panic.
+        #[test]
+        fn mutated_real_handshakes_never_panic(
+            flips in proptest::collection::vec((0usize..2000, proptest::num::u8::ANY), 0..8),
+            cut in 1usize..600,
+        ) {
+            let mut client = curl_ch();
+            client.extend(unhex(CURL_F11));
+            let mut server = unhex(CURL_SH);
+            server.extend(rec(22, 0x0303, &server_rest()));
+            server.extend(unhex(CURL_F12));
+            for (i, b) in &flips {
+                let n = client.len() + server.len();
+                let i = i % n;
+                if i < client.len() { client[i] ^= b; } else { server[i - client.len()] ^= b; }
+            }
+            let mut r = Run::new();
+            let c = cut.min(client.len());
+            r.send(C, &client[..c]).send(S, &server).send(C, &client[c..]);
+            r.close(None);
+            let _ = serde_json::to_string(&r.s.summary());
+        }
+    }
+
     #[test]
     fn summary_serialises_with_the_documented_names() {
         let s = serde_json::to_value(rfc8448_simple().s.summary()).unwrap();
