@@ -17,6 +17,7 @@ pub mod gate;
 pub mod ledger;
 pub mod report;
 pub mod time;
+pub mod tls;
 
 pub use time::Ts;
 

@@ -1,0 +1,107 @@
+//! Human names for TLS code points: protocol versions, cipher suites (IANA names from tls-parser's table) and alert descriptions.
+
+use tls_parser::TlsCipherSuite;
+
+/// "TLS 1.3", "SSL 3.0", ..., "TLS 1.3 draft 23", or "0x1234" for anything else.
+pub fn version_name(v: u16) -> String {
+    match v {
+        0x0002 => "SSL 2.0".to_owned(),
+        0x0300 => "SSL 3.0".to_owned(),
+        0x0301 => "TLS 1.0".to_owned(),
+        0x0302 => "TLS 1.1".to_owned(),
+        0x0303 => "TLS 1.2".to_owned(),
+        0x0304 => "TLS 1.3".to_owned(),
+        // draft-ietf-tls-tls13: 0x7f00 + draft number.
+        0x7f00..=0x7fff => format!("TLS 1.3 draft {}", v & 0xff),
+        // Facebook's TLS 1.3 variants (Wireshark: "TLS 1.3 (Facebook draft 26)").
+        0xfb00..=0xfbff => format!("TLS 1.3 (Facebook draft {})", v & 0xff),
+        _ => format!("0x{v:04x}"),
+    }
+}
+
+/// TLS 1.3 or one of its drafts: negotiated through supported_versions.
+pub fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || (0x7f00..=0x7fff).contains(&v) || (0xfb00..=0xfbff).contains(&v)
+}
+
+/// IANA name such as "TLS_AES_128_GCM_SHA256", or "0x1234" when unknown.
+pub fn cipher_name(id: u16) -> String {
+    match TlsCipherSuite::from_id(id) {
+        Some(c) => c.name.to_owned(),
+        None => format!("0x{id:04x}"),
+    }
+}
+
+/// Alert description names as the RFCs spell them (RFC 8446 6.2, RFC 5246 7.2.2).
+pub fn alert_name(d: u8) -> Option<&'static str> {
+    Some(match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        121 => "ech_required",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_registries() {
+        assert_eq!(version_name(0x0304), "TLS 1.3");
+        assert_eq!(version_name(0x0301), "TLS 1.0");
+        assert_eq!(version_name(0x7f17), "TLS 1.3 draft 23");
+        assert_eq!(version_name(0x0305), "0x0305");
+        assert!(is_tls13(0x7f1c));
+        // instagram.pcap (nDPI corpus): tshark shows 0xfb1a as
+        // "TLS 1.3 (Facebook draft 26)".
+        assert_eq!(version_name(0xfb1a), "TLS 1.3 (Facebook draft 26)");
+        assert!(is_tls13(0xfb1a));
+        assert!(!is_tls13(0x0303));
+        // IANA TLS Cipher Suites registry: 0x1301 and 0xc02f.
+        assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(cipher_name(0xc02f), "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assert_eq!(cipher_name(0x0a0a), "0x0a0a");
+        assert_eq!(alert_name(40), Some("handshake_failure"));
+        assert_eq!(alert_name(112), Some("unrecognized_name"));
+        assert_eq!(alert_name(255), None);
+    }
+}
