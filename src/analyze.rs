@@ -108,6 +108,12 @@ fn entry(file: &str, tcp: Tcp, session: Session) -> Connection {
     Connection {
         capture: file.to_string(),
         tcp,
-        protocol: session.protocol,
+        protocol: session.protocol(),
+        tls: session.tls().map(|t| t.summary()),
+        handshakes: session
+            .tls()
+            .map(|t| t.handshakes().to_vec())
+            .unwrap_or_default(),
+        anomalies: session.anomalies(),
     }
 }

@@ -110,3 +110,66 @@ fn tcp_figures_agree_with_tshark() {
         diff.0.join("\n")
     );
 }
+
+/// TLS handshakes: ClientHellos as tshark counts them (`tls.handshake.type
+/// == 1`), completed handshakes as tshark sees both Finished messages with
+/// the key log, resumptions, and per connection the hello facts.
+#[test]
+fn tls_figures_agree_with_tshark() {
+    let mut diff = Diff(Vec::new());
+    for (name, want) in expected() {
+        let capture = want["capture"].as_str().expect("capture name");
+        let ours = run(capture, &[]);
+        let (t, w) = (&ours["totals"], &want["totals"]);
+        diff.eq(
+            format!("{name} tls_client_hellos"),
+            &t["tls_client_hellos"],
+            &w["tls_client_hellos"],
+        );
+        diff.eq(
+            format!("{name} tls completed"),
+            &t["tls_handshakes"]["completed"],
+            &w["tls_handshakes_finished"],
+        );
+        diff.eq(
+            format!("{name} tls resumed"),
+            &t["tls_handshakes"]["resumed"],
+            &w["tls_resumed"],
+        );
+        let conns = ours["connections"].as_array().expect("connections");
+        for theirs in want["per_connection"].as_array().expect("per_connection") {
+            let Some(c) = conns
+                .iter()
+                .find(|c| c["first_packet"] == theirs["first_frame"])
+            else {
+                continue;
+            };
+            let at = format!("{name} stream {}", theirs["stream"]);
+            if theirs["client_hellos"] == 0 {
+                diff.eq(format!("{at} tls"), &c["tls"], &Value::Null);
+                continue;
+            }
+            let tls = &c["tls"];
+            for field in ["sni", "alpn_offered", "version", "cipher", "resumed"] {
+                diff.eq(format!("{at} tls.{field}"), &tls[field], &theirs[field]);
+            }
+            // Without keys the ALPN a TLS 1.3 server chose is encrypted.
+            if theirs["version"] == "TLS 1.3" {
+                diff.eq(format!("{at} tls.alpn"), &tls["alpn"], &Value::Null);
+                diff.eq(
+                    format!("{at} tls.alpn_source"),
+                    &tls["alpn_source"],
+                    &Value::from("encrypted"),
+                );
+            } else {
+                diff.eq(format!("{at} tls.alpn"), &tls["alpn"], &theirs["alpn"]);
+            }
+        }
+    }
+    assert!(
+        diff.0.is_empty(),
+        "{} differences:\n{}",
+        diff.0.len(),
+        diff.0.join("\n")
+    );
+}

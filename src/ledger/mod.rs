@@ -118,6 +118,68 @@ pub struct Connection {
     #[serde(flatten)]
     pub tcp: Tcp,
     pub protocol: crate::app::Protocol,
+    /// The TLS facts; null when the connection carries no TLS.
+    pub tls: Option<crate::tls::TlsSummary>,
+    /// Every TLS handshake on the connection (the summary describes the first).
+    #[serde(skip)]
+    pub handshakes: Vec<crate::tls::Handshake>,
+    /// Filled into the ledger's `anomalies[]` with this connection's index.
+    #[serde(skip)]
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// Which layer an anomaly was found in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Tcp,
+    Tls,
+    Http,
+}
+
+/// Malformed protocol data or a cap that was hit: reported, never fatal.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Anomaly {
+    /// Index into `connections[]`.
+    pub connection: usize,
+    pub layer: Layer,
+    pub kind: String,
+    pub side: Option<Side>,
+    /// 1-based packet number in the connection's capture.
+    pub packet: u64,
+    pub bytes: Option<u64>,
+}
+
+/// TLS handshakes by how they ended and whether they resumed a session.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HandshakeTotals {
+    pub total: usize,
+    pub completed: usize,
+    pub abandoned: usize,
+    pub failed: usize,
+    pub incomplete: usize,
+    /// Resumed a session (TLS 1.2 abbreviated handshake, TLS 1.3 PSK).
+    pub resumed: usize,
+    /// Known not to be resumed.
+    pub full: usize,
+}
+
+impl HandshakeTotals {
+    fn add(&mut self, h: &crate::tls::Handshake) {
+        use crate::tls::Outcome;
+        self.total += 1;
+        match h.outcome {
+            Outcome::Completed => self.completed += 1,
+            Outcome::Abandoned => self.abandoned += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Incomplete => self.incomplete += 1,
+        }
+        match h.resumed {
+            Some(true) => self.resumed += 1,
+            Some(false) => self.full += 1,
+            None => {}
+        }
+    }
 }
 
 /// Figures over every capture in the report.
@@ -129,6 +191,9 @@ pub struct Totals {
     pub tcp_connections: usize,
     /// Connections whose client SYN was seen.
     pub tcp_handshakes: usize,
+    /// ClientHello messages, HelloRetryRequest retries included.
+    pub tls_client_hellos: u64,
+    pub tls_handshakes: HandshakeTotals,
 }
 
 /// Everything one run learned.
@@ -138,6 +203,7 @@ pub struct Ledger {
     pub captures: Vec<Capture>,
     pub totals: Totals,
     pub connections: Vec<Connection>,
+    pub anomalies: Vec<Anomaly>,
 }
 
 impl Ledger {
@@ -149,17 +215,33 @@ impl Ledger {
             captures.push(info);
             connections.extend(conns);
         }
+        let mut tls_handshakes = HandshakeTotals::default();
+        let mut anomalies = Vec::new();
+        for (i, c) in connections.iter().enumerate() {
+            c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
+            anomalies.extend(c.anomalies.iter().map(|a| Anomaly {
+                connection: i,
+                ..a.clone()
+            }));
+        }
         let totals = Totals {
             captures: captures.len(),
             packets: captures.iter().map(|c| c.packets).sum(),
             tcp_connections: connections.len(),
             tcp_handshakes: connections.iter().filter(|c| c.tcp.syn_seen).count(),
+            tls_client_hellos: connections
+                .iter()
+                .filter_map(|c| c.tls.as_ref())
+                .map(|t| t.client_hellos)
+                .sum(),
+            tls_handshakes,
         };
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
             totals,
             connections,
+            anomalies,
         }
     }
 }

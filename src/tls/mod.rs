@@ -41,13 +41,7 @@ pub const MAX_ANOMALIES: usize = 32;
 /// Handshakes kept per connection; further ClientHellos are only counted.
 pub const MAX_HANDSHAKES: usize = 64;
 
-/// How a TCP connection ended, when it did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Close {
-    Fin,
-    Rst,
-}
+pub use crate::ledger::Close;
 
 /// Something in the stream that the analyzer could not take as valid TLS,
 /// or a cap that was hit.
