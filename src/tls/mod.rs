@@ -18,6 +18,7 @@ mod session;
 
 pub use fingerprint::HelloFields;
 pub use hello::{ClientHello, HRR_RANDOM, ServerHello, SessionId, TicketOffer};
+pub use names::{cipher_name, version_name};
 pub use session::{
     Alert, AlpnSource, AppRecord, Handshake, Outcome, SideCounts, TlsSession, TlsSummary,
 };
