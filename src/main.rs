@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use connreuse::cli::{Args, Config, OutputFormat};
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Exit statuses, as documented in `--help` and the README.
@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     let mut out = io::BufWriter::new(stdout.lock());
     let written = match config.format {
         OutputFormat::Table => connreuse::report::table::render(&outcome.ledger, &mut out),
-        OutputFormat::Json => connreuse::report::json::render(&outcome.ledger, &mut out),
+        OutputFormat::Json => {
+            let pretty = io::stdout().is_terminal();
+            connreuse::report::json::render(&outcome.ledger, &mut out, pretty)
+        }
     }
     .and_then(|()| out.flush());
     if let Err(e) = written {

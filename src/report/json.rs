@@ -3,7 +3,12 @@
 use crate::ledger::Ledger;
 use std::io::{self, Write};
 
-pub fn render(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, ledger)?;
+/// Writes the ledger indented for reading when `pretty`, else on one line.
+pub fn render(ledger: &Ledger, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+    if pretty {
+        serde_json::to_writer_pretty(&mut *out, ledger)?;
+    } else {
+        serde_json::to_writer(&mut *out, ledger)?;
+    }
     out.write_all(b"\n")
 }

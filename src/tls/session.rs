@@ -256,6 +256,9 @@ pub struct TlsSummary {
     /// Client flights of application data (a flight starts when the client
     /// sends after the server did): an estimate of HTTP/1.x requests.
     pub client_bursts: u64,
+    /// The first application-data records after the handshake, for telling
+    /// HTTP/2 from HTTP/1.x by shape; not part of the report.
+    #[serde(skip)]
     pub first_records: Vec<AppRecord>,
     /// Encrypted handshake records after completion (TLS 1.2 renegotiation
     /// or HelloRequest), per side [client, server].
