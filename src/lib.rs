@@ -7,6 +7,7 @@
 //! and `report` renders.
 #![forbid(unsafe_code)]
 
+pub mod http1;
 pub mod ledger;
 pub mod time;
 
