@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod http1;
+pub mod http2;
 pub mod ledger;
 pub mod time;
 
