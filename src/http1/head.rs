@@ -13,13 +13,13 @@ pub(super) const MAX_FIELDS: usize = 128;
 /// (RFC 9112 section 6.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Framing {
-    /// No body (a request without Content-Length or Transfer-Encoding, rule 6).
+    /// No body (a request without Content-Length or Transfer-Encoding, rule 7).
     Empty,
-    /// `Content-Length: n` (rule 5).
+    /// `Content-Length: n` (rule 6).
     Length(u64),
     /// Transfer-Encoding whose final coding is chunked (rule 4).
     Chunked,
-    /// Read until the connection closes (rule 7 for responses, or a
+    /// Read until the connection closes (rule 8 for responses, or a
     /// response Transfer-Encoding that does not end in chunked, rule 4).
     UntilClose,
     /// A request Transfer-Encoding that does not end in chunked (rule 4):
@@ -240,7 +240,7 @@ impl<'a> Fields<'a> {
         f
     }
 
-    /// RFC 9112 section 6.3, rules 3 to 7 (rules 1 and 2 depend on the
+    /// RFC 9112 section 6.3, rules 3 to 8 (rules 1 and 2 depend on the
     /// request method and status code and are applied by the caller).
     fn framing(&self, is_request: bool) -> (Framing, HeadNotes) {
         let mut notes = HeadNotes::default();

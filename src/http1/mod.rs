@@ -200,7 +200,7 @@ pub struct Summary {
     /// Responses that found no request waiting (e.g. the capture started
     /// after the request).
     pub unmatched_responses: u64,
-    /// Requests partly or wholly lost in a gap: they are not reported as
+    /// Requests lost in a gap or unreadable: they are not reported as
     /// exchanges, but each still takes one response in order.
     pub lost_requests: u64,
     /// The first announcement that the connection would close.
@@ -724,6 +724,9 @@ impl Http1 {
         let tentative = self.rd.get(side.idx()).is_some_and(|r| r.tentative);
         if !tentative {
             self.anomaly(side, at.packet, kind);
+            // An unreadable message still takes its place in the order: a
+            // request is answered (often by a 400), a response answers one.
+            self.message_lost(side, at);
         }
         self.summary.pairing_uncertain = true;
         self.set_stage(side, Stage::Resync(false));
@@ -1221,6 +1224,11 @@ impl Http1 {
             r.buf.clear();
         }
         self.lose_framing(side, last);
+        self.message_lost(side, last);
+    }
+
+    /// One message of `side` was lost or unreadable.
+    fn message_lost(&mut self, side: Side, last: At) {
         match side {
             Side::Client => {
                 self.summary.lost_requests = self.summary.lost_requests.saturating_add(1);

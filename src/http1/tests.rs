@@ -610,15 +610,18 @@ fn oversized_header_block() {
 
 #[test]
 fn resync_after_garbage_finds_next_request() {
+    // The unreadable request takes the first response (a 400, as servers
+    // answer such input); the next request line found takes the second.
     let r = run(&[
         C(b"\x00\x01 junk\r\nGET /ok HTTP/1.1\r\nHost: h\r\n\r\n"),
-        S(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        S(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
     assert_eq!(
         rows(&r),
         [("GET", Some("h"), "/ok", Some(200), 4, Some(5), Some(0))]
     );
     assert_eq!(kinds(&r.summary), [AnomalyKind::MalformedHead]);
+    assert_eq!(r.summary.lost_requests, 1);
 }
 
 #[test]
