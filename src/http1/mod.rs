@@ -538,6 +538,18 @@ impl Http1 {
         }
     }
 
+    /// For a connection whose start was not captured (mid-stream pickup):
+    /// each side may begin inside a message, so each first looks for a
+    /// plausible start line, and what comes before it is skipped without
+    /// anomaly. A response found before any request is counted unmatched.
+    pub fn new_midstream() -> Self {
+        let mut h = Self::new();
+        for r in &mut h.rd {
+            r.stage = Stage::Resync(true);
+        }
+        h
+    }
+
     /// New in-order bytes from one side; `at` is the packet that carried them.
     pub fn on_data(&mut self, side: Side, data: &[u8], at: At) {
         if let Some(r) = self.rd.get_mut(side.idx()) {

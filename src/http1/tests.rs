@@ -982,3 +982,67 @@ fn corpus_websocket_upgrade() {
         })
     );
 }
+
+// tshark -r quickplay.pcap -Y tcp.stream==2 -T fields -e frame.number
+//   -e tcp.srcport -e tcp.seq -e tcp.len -e http.request.method -e http.host
+// 5 33064 seq 1, 302 bytes: GET api-singtelhawk.quickplay.com /solr/...;
+// 6 80 seq 35333, 53 bytes: the tail of an earlier response (no SYN was
+// captured). tshark reports the request and no response.
+#[test]
+fn corpus_midstream_pickup() {
+    let Some(path) = corpus("quickplay.pcap") else {
+        return;
+    };
+    let feed = |mut h: Http1| {
+        for ev in tcp_connection(&path, 80, 2) {
+            match ev {
+                Event::Data(side, bytes, a) => h.on_data(side, &bytes, a),
+                Event::Gap(side, n) => h.on_gap(side, n),
+            }
+        }
+        h.on_close(At::default());
+        let ex: Vec<_> = h.take_requests().collect();
+        (ex, h.summary())
+    };
+    let (ex, s) = feed(Http1::new_midstream());
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        (ex[0].request.method.as_str(), ex[0].request.status),
+        ("GET", None)
+    );
+    assert_eq!(
+        ex[0].request.authority.as_deref(),
+        Some("api-singtelhawk.quickplay.com")
+    );
+    assert!(s.anomalies.is_empty());
+    // Read as if from the start, the same bytes are an unreadable response.
+    let (_, s) = feed(Http1::new());
+    assert_eq!(kinds(&s), [AnomalyKind::MalformedHead]);
+}
+
+#[test]
+fn midstream_skips_to_first_start_line() {
+    let mut h = Http1::new_midstream();
+    h.on_data(
+        Side::Server,
+        b"dy of an earlier response\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        at(4),
+    );
+    h.on_data(
+        Side::Client,
+        b"ader: x\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n",
+        at(5),
+    );
+    h.on_data(Side::Server, b"HTTP/1.1 204 No Content\r\n\r\n", at(6));
+    h.on_close(at(7));
+    let ex: Vec<_> = h.take_requests().collect();
+    assert_eq!(ex.len(), 1);
+    assert_eq!(
+        (ex[0].request.path.as_str(), ex[0].request.status),
+        ("/next", Some(204))
+    );
+    let s = h.summary();
+    // The first response came before any request: unmatched.
+    assert_eq!((s.unmatched_responses, s.responses), (1, 2));
+    assert_eq!(kinds(&s), [AnomalyKind::ResponseWithoutRequest]);
+}
