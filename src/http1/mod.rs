@@ -658,7 +658,9 @@ impl Http1 {
     pub fn take_requests(&mut self) -> std::vec::Drain<'_, Exchange> {
         // Eviction by PENDING_CAP can report a request before the one whose
         // response is being read; a stable sort restores request order.
-        self.done.sort_by_key(|e| e.request.start);
+        if !self.done.is_sorted_by_key(|e| e.request.start) {
+            self.done.sort_by_key(|e| e.request.start);
+        }
         self.done.drain(..)
     }
 
