@@ -14,6 +14,8 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod gate;
+pub mod http1;
+pub mod http2;
 pub mod ledger;
 pub mod report;
 pub mod time;
