@@ -22,6 +22,10 @@ use super::{
 use crate::{At, Side, Ts};
 use serde::{Serialize, Serializer};
 
+/// The length of a TLS 1.3 record carrying an alert under an AEAD with a
+/// 16-byte tag: 2 bytes of alert, 1 of inner content type (RFC 8446 5.2).
+const TLS13_ALERT_RECORD: usize = 2 + 1 + 16;
+
 /// How many application-data records are listed in [`TlsSummary::first_records`].
 pub const FIRST_RECORDS: usize = 16;
 
@@ -455,6 +459,11 @@ impl Core {
         let Some(h) = self.handshakes.last_mut() else {
             return;
         };
+        // TLS 1.3 compatibility CCSs (RFC 8446 D.4) change nothing: the
+        // client's Finished, not a record after its CCS, completes it.
+        if h.tls13() || h.hrr {
+            return;
+        }
         let p = &mut h.progress;
         if *p.ccs.of(side) {
             *p.after_ccs.of_mut(side) = true;
@@ -731,6 +740,14 @@ impl Core {
                 ts: at.ts,
             });
         }
+        // In TLS 1.3 an alert travels as application data; a record of at
+        // most 2 + 1 + 16 bytes (alert, content type, AEAD tag) cannot hold
+        // a request, and is most likely a close_notify: it opens no flight.
+        let alert_sized = len <= TLS13_ALERT_RECORD
+            && self.handshakes.last().is_some_and(|h| h.tls13());
+        if alert_sized {
+            return;
+        }
         if side == Side::Client && self.last_app_side != Some(Side::Client) {
             self.client_bursts += 1;
         }
@@ -987,7 +1004,9 @@ mod tests {
                 bytes: 0x43 + 0x13
             }
         );
-        assert_eq!(s.client_bursts, 2);
+        // The client's data opens one flight; its close_notify (an alert
+        // sized record) opens none.
+        assert_eq!(s.client_bursts, 1);
         let sides: Vec<(Side, u32, u64)> = s
             .first_records
             .iter()
