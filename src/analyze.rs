@@ -104,16 +104,16 @@ fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
     }
 }
 
-fn entry(file: &str, tcp: Tcp, session: Session) -> Connection {
+fn entry(file: &str, tcp: Tcp, mut session: Session) -> Connection {
+    let tls = session.tls();
     Connection {
         capture: file.to_string(),
         tcp,
         protocol: session.protocol(),
-        tls: session.tls().map(|t| t.summary()),
-        handshakes: session
-            .tls()
-            .map(|t| t.handshakes().to_vec())
-            .unwrap_or_default(),
+        tls: tls.map(|t| t.summary()),
+        handshakes: tls.map(|t| t.handshakes().to_vec()).unwrap_or_default(),
+        http: session.http_facts(),
         anomalies: session.anomalies(),
+        requests: session.take_requests(),
     }
 }

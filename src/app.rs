@@ -1,11 +1,16 @@
 //! Per-connection protocol dispatch: recognises what a connection's streams
 //! speak from their first bytes, on any port, and hands them to the parser
-//! for it.
+//! for it; keeps what the parsers learn until the connection ends.
 //!
-//! Recognition looks at up to [`SNIFF_LEN`] bytes of each side: a TLS
-//! handshake record (or an application-data record, when the capture began
-//! after the handshake) makes the connection TLS; anything else is `other`
-//! and is only counted. The HTTP parsers hook in at the same point.
+//! Recognition looks at up to [`SNIFF_LEN`] bytes of each side:
+//! - a TLS handshake record, or an application-data record when the capture
+//!   began after the handshake: TLS;
+//! - the HTTP/2 connection preface: h2c with prior knowledge;
+//! - an HTTP/1 request line, or a status line from the server when the
+//!   capture began mid-connection: HTTP/1.x, which may switch to h2c
+//!   (`Upgrade: h2c`), a CONNECT tunnel or another protocol;
+//! - anything else, or a beginning that was not captured: `other`, only
+//!   counted.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -14,13 +19,16 @@
 )]
 
 use crate::flow::Analyzer;
-use crate::ledger::{Anomaly, Close, Layer};
+use crate::http1::{self, Http1, SwitchKind, SwitchTag};
+use crate::http2::{self, Http2};
+use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
 use crate::tls::{self, TlsSession};
 use crate::{At, Side};
 use serde::Serialize;
 
-/// Bytes of each side looked at before giving up on recognising it.
-pub const SNIFF_LEN: usize = 16;
+/// Bytes of each side looked at before giving up on recognising it: the
+/// HTTP/2 preface is 24 bytes long.
+pub const SNIFF_LEN: usize = 24;
 
 /// What a connection's streams were recognised as.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -30,27 +38,78 @@ pub enum Protocol {
     #[default]
     Unknown,
     Tls,
+    /// Cleartext HTTP (HTTP/1.x, h2c, or HTTP/1.x upgraded to h2c).
+    Http,
     /// Payload that none of our parsers reads.
-    Other,
-}
-
-/// Parser state of one connection.
-#[derive(Debug, Default)]
-enum State {
-    /// Nothing recognised yet; the first bytes of each side wait in `sniff`.
-    #[default]
-    Sniffing,
-    Tls(Box<TlsSession>),
-    /// Not a protocol we read, or its beginning was not captured.
     Other,
 }
 
 /// The analyzer of one connection.
 #[derive(Debug, Default)]
 pub struct Session {
-    state: State,
+    protocol: Protocol,
     /// The first bytes of each side (client, server) while sniffing.
     sniff: [Vec<u8>; 2],
+    tls: Option<Box<TlsSession>>,
+    /// HTTP/1 parser; it stays after a switch, for its summary.
+    h1: Option<Box<Http1>>,
+    h2: Option<Box<Http2>>,
+    /// HTTP/1 stopped: h2c took over, or a tunnel or another protocol.
+    switched: Option<SwitchTag>,
+    requests: Vec<Request>,
+    /// HTTP/2 streams whose request headers could not be decoded.
+    unknown_h2_requests: u64,
+}
+
+/// What the first bytes of one side say.
+enum Verdict {
+    Wait,
+    Tls,
+    H2Preface,
+    Http1 { midstream: bool },
+    Other,
+}
+
+fn judge(side: Side, head: &[u8]) -> Verdict {
+    let full = head.len() >= SNIFF_LEN;
+    let tls_start = tls::looks_like_tls(head);
+    let tls_mid = looks_like_tls_midstream(head);
+    if tls_start == Some(true) || tls_mid == Some(true) {
+        return Verdict::Tls;
+    }
+    let (h2, h1) = match side {
+        Side::Client => (
+            http2::is_h2_preface(head),
+            http1::looks_like_http1_request(head),
+        ),
+        Side::Server => (Some(false), looks_like_http1_response(head)),
+    };
+    if h2 == Some(true) {
+        return Verdict::H2Preface;
+    }
+    // A request line can start like the preface ("PRI "): wait for both.
+    if h1 == Some(true) && h2 == Some(false) {
+        return Verdict::Http1 {
+            midstream: side == Side::Server,
+        };
+    }
+    let undecided = [tls_start, tls_mid, h2, h1].contains(&None);
+    if undecided && !full {
+        Verdict::Wait
+    } else {
+        Verdict::Other
+    }
+}
+
+/// An HTTP/1 status line, which a server sends first only when the capture
+/// began after the request.
+fn looks_like_http1_response(b: &[u8]) -> Option<bool> {
+    const START: &[u8] = b"HTTP/1.";
+    let n = b.len().min(START.len());
+    if b.get(..n) != START.get(..n) {
+        return Some(false);
+    }
+    (b.len() >= START.len()).then_some(true)
 }
 
 /// What a TLS stream looks like when the capture began after its handshake:
@@ -60,7 +119,7 @@ fn looks_like_tls_midstream(b: &[u8]) -> Option<bool> {
         [0x17, 0x03, minor, hi, lo, ..] => {
             Some(*minor <= 4 && usize::from(u16::from_be_bytes([*hi, *lo])) <= tls::MAX_RECORD_LEN)
         }
-        [0x17] | [0x17, 0x03] | [0x17, 0x03, _] | [0x17, 0x03, _, _] => None,
+        [] | [0x17] | [0x17, 0x03] | [0x17, 0x03, _] | [0x17, 0x03, _, _] => None,
         _ => Some(false),
     }
 }
@@ -71,129 +130,443 @@ impl Session {
     }
 
     pub fn protocol(&self) -> Protocol {
-        match &self.state {
-            State::Sniffing => Protocol::Unknown,
-            State::Tls(_) => Protocol::Tls,
-            State::Other => Protocol::Other,
-        }
+        self.protocol
     }
 
     pub fn tls(&self) -> Option<&TlsSession> {
-        match &self.state {
-            State::Tls(t) => Some(t),
-            State::Sniffing | State::Other => None,
+        self.tls.as_deref()
+    }
+
+    pub fn http1(&self) -> Option<&Http1> {
+        self.h1.as_deref()
+    }
+
+    pub fn http2(&self) -> Option<&Http2> {
+        self.h2.as_deref()
+    }
+
+    pub fn switched(&self) -> Option<SwitchTag> {
+        self.switched
+    }
+
+    /// The requests seen so far, in the order their exchanges finished.
+    pub fn take_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.requests)
+    }
+
+    pub fn unknown_h2_requests(&self) -> u64 {
+        self.unknown_h2_requests
+    }
+
+    /// What the connection shows of HTTP: parsed when the bytes could be
+    /// read, else estimated from the shape of the TLS records.
+    pub fn http_facts(&self) -> Option<Http> {
+        if self.h1.is_some() || self.h2.is_some() {
+            return Some(self.observed_http());
+        }
+        self.tls.as_deref().and_then(estimated_http)
+    }
+
+    fn observed_http(&self) -> Http {
+        let h1 = self.h1.as_ref().map(|h| h.summary());
+        let h2 = self.h2.as_ref().map(|h| h.summary());
+        let protocol = match (&h1, &h2, self.tls.is_some()) {
+            (_, Some(_), true) => Some("h2"),
+            (_, Some(_), false) => Some("h2c"),
+            (Some(s), None, _) => s.version.map(http1::Version::as_str),
+            (None, None, _) => None,
+        };
+        let requests = self.requests.len() as u64;
+        Http {
+            protocol,
+            protocol_basis: Some(ProtocolBasis::Observed),
+            requests: Some(requests),
+            requests_basis: Basis::Observed,
+            responses: Some(self.requests.iter().filter(|r| r.status.is_some()).count() as u64),
+            peak_concurrent_streams: h2.as_ref().map(|s| s.peak_concurrent_streams),
+            max_concurrent_streams: h2.as_ref().and_then(|s| s.max_concurrent_streams),
+            application_data: None,
+            close_requested_by: h1.as_ref().and_then(|s| s.close.as_ref()).map(|c| c.by),
+            switched: self.switched,
+            goaways: h2.as_ref().map_or(0, |s| s.goaways.len()),
+            resets: h2.as_ref().map_or(0, |s| s.resets.len()),
+            pushes: h2.as_ref().map_or(0, |s| s.pushes),
+            unreadable_requests: self.unknown_h2_requests,
         }
     }
 
     /// Anomalies the parsers recorded, for the ledger.
     pub fn anomalies(&self) -> Vec<Anomaly> {
-        match &self.state {
-            State::Tls(t) => t
-                .anomalies()
-                .iter()
-                .map(|a| Anomaly {
-                    connection: 0,
-                    layer: Layer::Tls,
-                    kind: serde_json::to_value(a.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    side: Some(a.side),
-                    packet: a.packet,
-                    bytes: a.bytes,
-                })
-                .collect(),
-            State::Sniffing | State::Other => Vec::new(),
+        fn kind<T: Serialize>(k: &T) -> String {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }
+        let mut out = Vec::new();
+        if let Some(t) = &self.tls {
+            out.extend(t.anomalies().iter().map(|a| Anomaly {
+                connection: 0,
+                layer: Layer::Tls,
+                kind: kind(&a.kind),
+                side: Some(a.side),
+                packet: a.packet,
+                bytes: a.bytes,
+            }));
+        }
+        if let Some(h) = &self.h1 {
+            out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
+                connection: 0,
+                layer: Layer::Http,
+                kind: kind(&a.kind),
+                side: Some(a.side),
+                packet: a.packet,
+                bytes: None,
+            }));
+        }
+        if let Some(h) = &self.h2 {
+            out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
+                connection: 0,
+                layer: Layer::Http,
+                kind: kind(&a.kind),
+                side: Some(a.side),
+                packet: a.packet,
+                bytes: None,
+            }));
+        }
+        out
+    }
+
+    /// The first bytes of `side` so far plus `data`, at most [`SNIFF_LEN`].
+    fn head(&self, side: Side, data: &[u8]) -> Vec<u8> {
+        let buf = self.sniff.get(side.idx()).map_or(&[][..], Vec::as_slice);
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        head.extend_from_slice(buf.get(..SNIFF_LEN.min(buf.len())).unwrap_or_default());
+        let room = SNIFF_LEN.saturating_sub(head.len());
+        head.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        head
+    }
+
+    /// Starts the parsers a verdict calls for and replays what waited.
+    fn start(&mut self, verdict: Verdict, at: At) {
+        self.protocol = match verdict {
+            Verdict::Wait => return,
+            Verdict::Tls => {
+                self.tls = Some(Box::default());
+                Protocol::Tls
+            }
+            Verdict::H2Preface => {
+                self.h2 = Some(Box::new(Http2::new_prior_knowledge()));
+                Protocol::Http
+            }
+            Verdict::Http1 { midstream } => {
+                self.h1 = Some(Box::new(if midstream {
+                    Http1::new_midstream()
+                } else {
+                    Http1::new()
+                }));
+                Protocol::Http
+            }
+            Verdict::Other => Protocol::Other,
+        };
+        let [client, server] = std::mem::take(&mut self.sniff);
+        for (side, bytes) in [(Side::Client, client), (Side::Server, server)] {
+            if !bytes.is_empty() {
+                self.feed(side, &bytes, at);
+            }
         }
     }
 
-    /// Decides what the streams speak, from this side's first bytes.
-    fn recognise(&mut self, side: Side, data: &[u8]) -> Option<State> {
-        let buf = self.sniff.get(side.idx()).map_or(&[][..], Vec::as_slice);
-        let mut head = [0u8; SNIFF_LEN];
-        let have = buf.len().min(SNIFF_LEN);
-        let take = data.len().min(SNIFF_LEN - have);
-        if let (Some(dst), Some(src)) = (head.get_mut(..have), buf.get(..have)) {
-            dst.copy_from_slice(src);
+    /// Hands bytes to whichever parser reads this connection now.
+    fn feed(&mut self, side: Side, data: &[u8], at: At) {
+        if let Some(t) = &mut self.tls {
+            t.on_data(side, data, at);
+            return;
         }
-        if let (Some(dst), Some(src)) = (head.get_mut(have..have + take), data.get(..take)) {
-            dst.copy_from_slice(src);
+        if let Some(h2) = &mut self.h2 {
+            h2.on_data(side, data, at);
+            self.collect();
+            return;
         }
-        let head = head.get(..have + take).unwrap_or_default();
-        match (tls::looks_like_tls(head), looks_like_tls_midstream(head)) {
-            (Some(true), _) | (_, Some(true)) => Some(State::Tls(Box::default())),
-            (Some(false), Some(false)) => Some(State::Other),
-            _ if head.len() >= SNIFF_LEN => Some(State::Other),
-            _ => None,
+        if self.switched.is_some() {
+            return;
+        }
+        if let Some(h1) = &mut self.h1 {
+            h1.on_data(side, data, at);
+            let switch = h1.take_switch();
+            self.collect();
+            if let Some(switch) = switch {
+                self.switched = Some(switch.tag());
+                if let SwitchKind::H2c { stream1 } = switch.kind {
+                    let mut h2 = Box::new(Http2::new_after_upgrade(stream1));
+                    if !switch.client_rest.is_empty() {
+                        h2.on_data(Side::Client, &switch.client_rest, switch.at);
+                    }
+                    if !switch.server_rest.is_empty() {
+                        h2.on_data(Side::Server, &switch.server_rest, switch.at);
+                    }
+                    self.h2 = Some(h2);
+                    self.collect();
+                }
+            }
+        }
+    }
+
+    /// Moves finished exchanges out of the parsers.
+    fn collect(&mut self) {
+        if let Some(h1) = &mut self.h1 {
+            self.requests.extend(h1.take_requests().map(|e| e.request));
+        }
+        if let Some(h2) = &mut self.h2 {
+            for e in h2.take_requests() {
+                if !e.request_headers_known {
+                    self.unknown_h2_requests += 1;
+                }
+                self.requests.push(e.request);
+            }
         }
     }
 }
 
+/// Bytes a record adds to its plaintext under the connection's cipher, when
+/// that is fixed: AEAD tag, TLS 1.2 explicit nonce, TLS 1.3 inner content
+/// type (RFC 8446 section 5.2, RFC 5288 section 3, RFC 7905 section 2).
+/// None for CBC suites, whose padding varies.
+fn record_overhead(tls13: bool, cipher: &str) -> Option<usize> {
+    let tag = if cipher.contains("_CCM_8") { 8 } else { 16 };
+    let aead =
+        cipher.contains("_GCM_") || cipher.contains("CHACHA20_POLY1305") || cipher.contains("_CCM");
+    match (tls13, aead) {
+        (true, _) => Some(tag + 1),
+        (false, true) if cipher.contains("CHACHA20") => Some(tag),
+        (false, true) => Some(8 + tag),
+        (false, false) => None,
+    }
+}
+
+/// HTTP facts of a TLS connection whose records cannot be read: the
+/// protocol from ALPN (or what the client offered, or record sizes), and
+/// for HTTP/1.x the number of requests estimated as client flights.
+fn estimated_http(t: &TlsSession) -> Option<Http> {
+    let s = t.summary();
+    let offered = |p: &str| s.alpn_offered.iter().any(|a| a == p);
+    let http_offered = offered("h2") || offered("http/1.1") || offered("http/1.0");
+    if !s.alpn_offered.is_empty() && !http_offered {
+        // ALPN names another protocol: not HTTP.
+        return None;
+    }
+    let tls13 = s
+        .version
+        .as_deref()
+        .is_some_and(|v| v.starts_with("TLS 1.3"));
+    let overhead = s.cipher.as_deref().and_then(|c| record_overhead(tls13, c));
+    let inner = |len: u32| overhead.and_then(|o| (len as usize).checked_sub(o));
+    // An HTTP/2 frame header alone (SETTINGS ACK, RFC 9113 section 6.5) is
+    // 9 bytes; HTTP/1.x never sends a 9-byte record.
+    let h2_shaped = s.first_records.iter().any(|r| inner(r.len) == Some(9));
+    let (protocol, basis) = match s.alpn.as_deref() {
+        Some("h2") => (Some("h2"), Some(ProtocolBasis::Alpn)),
+        Some("http/1.1") => (Some("http/1.1"), Some(ProtocolBasis::Alpn)),
+        Some("http/1.0") => (Some("http/1.0"), Some(ProtocolBasis::Alpn)),
+        Some(_) => return None,
+        // The ServerHello is readable and chose no protocol: not h2.
+        None if !tls13 && s.version.is_some() && http_offered => {
+            (Some("http/1.1"), Some(ProtocolBasis::Alpn))
+        }
+        None if http_offered && !offered("h2") => {
+            (Some("http/1.1"), Some(ProtocolBasis::AlpnOffer))
+        }
+        None if offered("h2") && h2_shaped => (Some("h2"), Some(ProtocolBasis::Shape)),
+        None => (None, None),
+    };
+    // Client records that can carry a request: not alert-sized (2 bytes)
+    // nor a lone frame header; the first HTTP/2 flight (preface, SETTINGS,
+    // WINDOW_UPDATE: under 100 bytes) does not count either.
+    let client: Vec<Option<usize>> = s
+        .first_records
+        .iter()
+        .filter(|r| r.side == Side::Client)
+        .map(|r| inner(r.len))
+        .filter(|n| !matches!(n, Some(2) | Some(9)))
+        .collect();
+    let application_data = match client.as_slice() {
+        [] => false,
+        [Some(n)] if protocol == Some("h2") => *n > 100,
+        _ => true,
+    };
+    // Flights count requests only where requests and responses alternate:
+    // HTTP/1.x, or a client that offered no ALPN at all (h2 over TLS needs
+    // it). HTTP/2 multiplexes; an h2 offer with the choice hidden is unknown.
+    let alternating = match protocol {
+        Some(p) => p != "h2",
+        None => s.alpn_offered.is_empty(),
+    };
+    let (requests, requests_basis) = if alternating {
+        (Some(s.client_bursts), Basis::Estimated)
+    } else {
+        (None, Basis::Unknown)
+    };
+    Some(Http {
+        protocol,
+        protocol_basis: basis,
+        requests,
+        requests_basis,
+        responses: None,
+        peak_concurrent_streams: None,
+        max_concurrent_streams: None,
+        application_data: Some(application_data),
+        close_requested_by: None,
+        switched: None,
+        goaways: 0,
+        resets: 0,
+        pushes: 0,
+        unreadable_requests: 0,
+    })
+}
+
 impl Analyzer for Session {
     fn on_data(&mut self, side: Side, data: &[u8], at: At) {
-        if let State::Sniffing = self.state {
-            match self.recognise(side, data) {
-                None => {
+        if self.protocol == Protocol::Unknown {
+            let head = self.head(side, data);
+            match judge(side, &head) {
+                Verdict::Wait => {
                     if let Some(buf) = self.sniff.get_mut(side.idx()) {
                         buf.extend_from_slice(data);
                     }
                     return;
                 }
-                Some(mut state) => {
-                    // Replay what waited, the other side's first.
-                    let [client, server] = std::mem::take(&mut self.sniff);
-                    if let State::Tls(t) = &mut state {
-                        for (s, bytes) in [(Side::Client, client), (Side::Server, server)] {
-                            if !bytes.is_empty() {
-                                t.on_data(s, &bytes, at);
-                            }
-                        }
-                    }
-                    self.state = state;
-                }
+                verdict => self.start(verdict, at),
             }
         }
-        match &mut self.state {
-            State::Tls(t) => t.on_data(side, data, at),
-            State::Sniffing | State::Other => {}
+        if self.protocol != Protocol::Other {
+            self.feed(side, data, at);
         }
     }
 
     fn on_gap(&mut self, side: Side, len: u64, _at: At) {
-        match &mut self.state {
+        match self.protocol {
             // The beginning was lost: nothing reliable can be recognised.
-            State::Sniffing => {
-                self.state = State::Other;
+            Protocol::Unknown => {
+                self.protocol = Protocol::Other;
                 self.sniff = Default::default();
             }
-            State::Tls(t) => t.on_gap(side, len),
-            State::Other => {}
+            Protocol::Tls => {
+                if let Some(t) = &mut self.tls {
+                    t.on_gap(side, len);
+                }
+            }
+            Protocol::Http => {
+                if let Some(h2) = &mut self.h2 {
+                    h2.on_gap(side, len);
+                } else if let Some(h1) = &mut self.h1 {
+                    h1.on_gap(side, len);
+                }
+            }
+            Protocol::Other => {}
         }
     }
 
     fn on_close(&mut self, closer: Option<(Side, Close)>, at: At) {
-        if let State::Sniffing = self.state
-            && self.sniff.iter().any(|b| !b.is_empty())
-        {
-            // A stream shorter than it takes to recognise: judge what there is.
-            let [client, server] = std::mem::take(&mut self.sniff);
-            let tls = [&client, &server]
-                .iter()
-                .any(|b| tls::looks_like_tls(b) == Some(true));
-            self.state = if tls {
-                let mut t = Box::<TlsSession>::default();
-                for (s, bytes) in [(Side::Client, client), (Side::Server, server)] {
-                    if !bytes.is_empty() {
-                        t.on_data(s, &bytes, at);
+        if self.protocol == Protocol::Unknown && self.sniff.iter().any(|b| !b.is_empty()) {
+            // Streams shorter than it takes to be sure: judge what there is.
+            let client = self.head(Side::Client, &[]);
+            let verdict = match judge(Side::Client, &client) {
+                Verdict::Wait | Verdict::Other => {
+                    match judge(Side::Server, &self.head(Side::Server, &[])) {
+                        Verdict::Tls => Verdict::Tls,
+                        _ => Verdict::Other,
                     }
                 }
-                State::Tls(t)
-            } else {
-                State::Other
+                v => v,
             };
+            self.start(verdict, at);
         }
-        if let State::Tls(t) = &mut self.state {
+        if let Some(t) = &mut self.tls {
             t.on_close(closer, at);
         }
+        if let Some(h1) = &mut self.h1 {
+            h1.on_close(at);
+        }
+        if let Some(h2) = &mut self.h2 {
+            h2.on_close(at);
+        }
+        self.collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
+    use super::*;
+
+    fn at(packet: u64) -> At {
+        At {
+            packet,
+            ts: crate::Ts(packet as i64),
+        }
+    }
+
+    #[test]
+    fn recognises_each_protocol_from_split_first_bytes() {
+        let cases: [(&[u8], Side, Protocol); 6] = [
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Side::Client,
+                Protocol::Http,
+            ),
+            (
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
+                Side::Client,
+                Protocol::Http,
+            ),
+            (
+                &[0x16, 0x03, 0x01, 0x00, 0xc4, 0x01, 0x00],
+                Side::Client,
+                Protocol::Tls,
+            ),
+            (
+                &[0x17, 0x03, 0x03, 0x00, 0x20, 0xaa],
+                Side::Server,
+                Protocol::Tls,
+            ),
+            (b"HTTP/1.1 200 OK\r\n\r\n", Side::Server, Protocol::Http),
+            (b"SSH-2.0-OpenSSH_9.2\r\n", Side::Client, Protocol::Other),
+        ];
+        for (bytes, side, want) in cases {
+            for split in 1..bytes.len() {
+                let mut s = Session::new();
+                s.on_data(side, &bytes[..split], at(1));
+                s.on_data(side, &bytes[split..], at(2));
+                assert_eq!(s.protocol(), want, "{bytes:?} split at {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn pipelined_cleartext_requests_are_collected() {
+        let mut s = Session::new();
+        s.on_data(
+            Side::Client,
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",
+            at(1),
+        );
+        s.on_data(
+            Side::Server,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            at(2),
+        );
+        s.on_close(None, at(3));
+        let reqs = s.take_requests();
+        let seen: Vec<(&str, Option<u16>)> =
+            reqs.iter().map(|r| (r.path.as_str(), r.status)).collect();
+        assert_eq!(seen, [("/a", Some(200)), ("/b", Some(404))]);
+    }
+
+    #[test]
+    fn a_gap_before_recognition_makes_the_connection_other() {
+        let mut s = Session::new();
+        s.on_gap(Side::Client, 100, at(1));
+        s.on_data(Side::Client, b"GET / HTTP/1.1\r\n\r\n", at(2));
+        assert_eq!(s.protocol(), Protocol::Other);
     }
 }

@@ -173,3 +173,76 @@ fn tls_figures_agree_with_tshark() {
         diff.0.join("\n")
     );
 }
+
+/// HTTP requests. In cleartext every request is observed and must equal
+/// tshark's count (`http.request` plus HTTP/2 streams with a `:method`) and
+/// the connections that carried them. Inside TLS without keys, HTTP/1.x
+/// requests are estimated as client flights: on these captures the estimate
+/// must equal tshark's count made with the key log; HTTP/2 inside TLS stays
+/// unknown.
+#[test]
+fn http_figures_agree_with_tshark() {
+    let mut diff = Diff(Vec::new());
+    for (name, want) in expected() {
+        let capture = want["capture"].as_str().expect("capture name");
+        let ours = run(capture, &[]);
+        let (t, w) = (&ours["totals"], &want["totals"]);
+        let tls = w["tls_client_hellos"].as_u64().unwrap_or(0) > 0;
+        let h2 = w["http2_requests"].as_u64().unwrap_or(0) > 0;
+        match (tls, h2) {
+            (false, _) => {
+                diff.eq(format!("{name} requests"), &t["requests"], &w["requests"]);
+                diff.eq(
+                    format!("{name} requests_estimated"),
+                    &t["requests_estimated"],
+                    &Value::from(0),
+                );
+                diff.eq(
+                    format!("{name} connections_with_requests"),
+                    &t["connections_with_requests"],
+                    &w["connections_with_requests"],
+                );
+                let listed = ours["requests"].as_array().map_or(0, Vec::len);
+                diff.eq(
+                    format!("{name} requests[]"),
+                    &Value::from(listed),
+                    &w["requests"],
+                );
+            }
+            (true, false) => {
+                diff.eq(format!("{name} requests"), &t["requests"], &Value::from(0));
+                diff.eq(
+                    format!("{name} requests_estimated"),
+                    &t["requests_estimated"],
+                    &w["requests"],
+                );
+                diff.eq(
+                    format!("{name} connections_with_requests"),
+                    &t["connections_with_requests"],
+                    &w["connections_with_requests"],
+                );
+            }
+            (true, true) => {
+                diff.eq(format!("{name} requests"), &t["requests"], &Value::from(0));
+                diff.eq(
+                    format!("{name} requests_estimated"),
+                    &t["requests_estimated"],
+                    &Value::from(0),
+                );
+                for c in ours["connections"].as_array().expect("connections") {
+                    diff.eq(
+                        format!("{name} {} requests_basis", c["client"]),
+                        &c["http"]["requests_basis"],
+                        &Value::from("unknown"),
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        diff.0.is_empty(),
+        "{} differences:\n{}",
+        diff.0.len(),
+        diff.0.join("\n")
+    );
+}

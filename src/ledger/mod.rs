@@ -120,6 +120,12 @@ pub struct Connection {
     pub protocol: crate::app::Protocol,
     /// The TLS facts; null when the connection carries no TLS.
     pub tls: Option<crate::tls::TlsSummary>,
+    /// The HTTP facts; null when the connection carries no HTTP that can
+    /// be seen or estimated.
+    pub http: Option<Http>,
+    /// Filled into the ledger's `requests[]` with this connection's index.
+    #[serde(skip)]
+    pub requests: Vec<Request>,
     /// Every TLS handshake on the connection (the summary describes the first).
     #[serde(skip)]
     pub handshakes: Vec<crate::tls::Handshake>,
@@ -194,6 +200,12 @@ pub struct Totals {
     /// ClientHello messages, HelloRetryRequest retries included.
     pub tls_client_hellos: u64,
     pub tls_handshakes: HandshakeTotals,
+    /// Requests parsed (cleartext or decrypted).
+    pub requests: u64,
+    /// Requests estimated from encrypted traffic.
+    pub requests_estimated: u64,
+    /// Connections with at least one observed or estimated request.
+    pub connections_with_requests: usize,
 }
 
 /// Everything one run learned.
@@ -203,6 +215,7 @@ pub struct Ledger {
     pub captures: Vec<Capture>,
     pub totals: Totals,
     pub connections: Vec<Connection>,
+    pub requests: Vec<Request>,
     pub anomalies: Vec<Anomaly>,
 }
 
@@ -217,8 +230,30 @@ impl Ledger {
         }
         let mut tls_handshakes = HandshakeTotals::default();
         let mut anomalies = Vec::new();
+        let mut requests = Vec::new();
+        let (mut observed, mut estimated, mut with_requests) = (0, 0, 0);
         for (i, c) in connections.iter().enumerate() {
             c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
+            let mut mine: Vec<Request> = c
+                .requests
+                .iter()
+                .map(|r| Request {
+                    connection: i,
+                    ..r.clone()
+                })
+                .collect();
+            mine.sort_by_key(|r| (r.start, r.stream_id));
+            requests.extend(mine);
+            if let Some(h) = &c.http {
+                match (h.requests_basis, h.requests) {
+                    (Basis::Observed, Some(n)) => observed += n,
+                    (Basis::Estimated, Some(n)) => estimated += n,
+                    _ => {}
+                }
+                if h.requests.is_some_and(|n| n > 0) {
+                    with_requests += 1;
+                }
+            }
             anomalies.extend(c.anomalies.iter().map(|a| Anomaly {
                 connection: i,
                 ..a.clone()
@@ -235,13 +270,76 @@ impl Ledger {
                 .map(|t| t.client_hellos)
                 .sum(),
             tls_handshakes,
+            requests: observed,
+            requests_estimated: estimated,
+            connections_with_requests: with_requests,
         };
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
             totals,
             connections,
+            requests,
             anomalies,
         }
     }
+}
+
+/// How a connection's HTTP protocol is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolBasis {
+    /// Parsed from the bytes (cleartext or decrypted).
+    Observed,
+    /// The ALPN protocol the server chose (or its absence: h2 over TLS
+    /// needs ALPN, RFC 9113 section 3.2).
+    Alpn,
+    /// The client did not offer h2, so it cannot have been chosen.
+    AlpnOffer,
+    /// Inferred from the sizes of encrypted records (docs/DESIGN.md).
+    Shape,
+}
+
+/// How a request count is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Every request was parsed (cleartext or decrypted).
+    Observed,
+    /// Counted from the shape of encrypted traffic: client flights of
+    /// application data, each following the server's data.
+    Estimated,
+    /// Cannot be told (HTTP/2 inside TLS without keys).
+    Unknown,
+}
+
+/// What a connection shows of HTTP.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Http {
+    /// "http/1.0", "http/1.1", "h2" or "h2c"; null when unknown.
+    pub protocol: Option<&'static str>,
+    pub protocol_basis: Option<ProtocolBasis>,
+    /// Requests carried; null when unknown.
+    pub requests: Option<u64>,
+    pub requests_basis: Basis,
+    /// Final responses seen (observed only).
+    pub responses: Option<u64>,
+    /// The most HTTP/2 streams open at once (RFC 9113 section 5.1).
+    pub peak_concurrent_streams: Option<u32>,
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub max_concurrent_streams: Option<u32>,
+    /// Inside TLS without keys: whether the client sent application data
+    /// beyond setting the connection up (HTTP/2 preface and SETTINGS,
+    /// acknowledgements, alerts).
+    pub application_data: Option<bool>,
+    /// The first side that asked to close (`Connection: close`, or HTTP/1.0
+    /// without keep-alive).
+    pub close_requested_by: Option<Side>,
+    /// HTTP/1 stopped: "h2c" (upgraded), "tunnel" (CONNECT) or "upgrade".
+    pub switched: Option<crate::http1::SwitchTag>,
+    pub goaways: usize,
+    pub resets: usize,
+    pub pushes: u64,
+    /// HTTP/2 requests whose headers could not be decoded.
+    pub unreadable_requests: u64,
 }

@@ -743,8 +743,8 @@ impl Core {
         // In TLS 1.3 an alert travels as application data; a record of at
         // most 2 + 1 + 16 bytes (alert, content type, AEAD tag) cannot hold
         // a request, and is most likely a close_notify: it opens no flight.
-        let alert_sized = len <= TLS13_ALERT_RECORD
-            && self.handshakes.last().is_some_and(|h| h.tls13());
+        let alert_sized =
+            len <= TLS13_ALERT_RECORD && self.handshakes.last().is_some_and(|h| h.tls13());
         if alert_sized {
             return;
         }
