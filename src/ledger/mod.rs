@@ -1,6 +1,8 @@
 //! The ledger: everything the analysis learned, as plain serialisable data.
 //! No I/O here; `findings` reads it and `report` renders it.
 
+pub mod servers;
+
 use crate::{Side, Ts};
 use serde::Serialize;
 use std::net::SocketAddr;
@@ -206,6 +208,8 @@ pub struct Totals {
     pub requests_estimated: u64,
     /// Connections with at least one observed or estimated request.
     pub connections_with_requests: usize,
+    pub servers: usize,
+    pub findings: usize,
 }
 
 /// Everything one run learned.
@@ -214,12 +218,39 @@ pub struct Ledger {
     pub schema_version: u32,
     pub captures: Vec<Capture>,
     pub totals: Totals,
+    pub servers: Vec<Server>,
+    pub findings: Vec<Finding>,
     pub connections: Vec<Connection>,
     pub requests: Vec<Request>,
     pub anomalies: Vec<Anomaly>,
 }
 
 impl Ledger {
+    /// Enters the findings, and counts them overall and per server.
+    pub fn set_findings(&mut self, findings: Vec<Finding>) {
+        for s in &mut self.servers {
+            s.findings = findings
+                .iter()
+                .filter(|f| f.capture == s.capture && f.server == s.server)
+                .count();
+        }
+        self.totals.findings = findings.len();
+        self.findings = findings;
+    }
+
+    /// The figures over every connection, for `--fail-if` gates.
+    pub fn overall(&self) -> Server {
+        let mut all = servers::aggregate(
+            &self.connections,
+            (0..self.connections.len()).collect(),
+            String::new(),
+            "overall".to_string(),
+            NameSource::Address,
+        );
+        all.findings = self.findings.len();
+        all
+    }
+
     /// Builds the ledger from per-capture results, in the order given.
     pub fn new(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
         let mut captures = Vec::new();
@@ -273,11 +304,19 @@ impl Ledger {
             requests: observed,
             requests_estimated: estimated,
             connections_with_requests: with_requests,
+            servers: 0,
+            findings: 0,
         };
+        let servers = servers::servers(&connections);
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
-            totals,
+            totals: Totals {
+                servers: servers.len(),
+                ..totals
+            },
+            servers,
+            findings: Vec::new(),
             connections,
             requests,
             anomalies,
@@ -342,4 +381,88 @@ pub struct Http {
     pub pushes: u64,
     /// HTTP/2 requests whose headers could not be decoded.
     pub unreadable_requests: u64,
+}
+
+/// Where a server's name comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// The TLS server name indication.
+    Sni,
+    /// The HTTP Host header or `:authority`.
+    Host,
+    /// Neither: the server's address and port.
+    Address,
+}
+
+/// The figures of one server in one capture: the answer to "how many
+/// handshakes served how many requests".
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Server {
+    pub capture: String,
+    /// SNI, else Host or `:authority`, else "ip:port".
+    pub server: String,
+    pub name_source: NameSource,
+    pub connections: usize,
+    pub tcp_handshakes: usize,
+    pub tls_handshakes: HandshakeTotals,
+    /// Protocols seen ("h2", "http/1.1", ...), in first-seen order.
+    pub protocols: Vec<&'static str>,
+    /// Requests observed plus requests estimated; null when some
+    /// connection's count is unknown and nothing is known otherwise.
+    pub requests: Option<u64>,
+    pub requests_observed: u64,
+    pub requests_estimated: u64,
+    /// Connections whose request count is unknown (HTTP/2 inside TLS
+    /// without keys).
+    pub connections_unknown_requests: usize,
+    /// observed, estimated, or unknown: the weakest basis among the
+    /// connections that carried requests.
+    pub requests_basis: Basis,
+    /// Requests per TLS handshake (per TCP handshake without TLS); null
+    /// when either is unknown or zero.
+    pub requests_per_handshake: Option<f64>,
+    pub connections_with_requests: usize,
+    /// Connections known to have carried no request.
+    pub unused_connections: usize,
+    /// The most connections to this server open at the same time.
+    pub peak_connections: usize,
+    /// Findings about this server.
+    pub findings: usize,
+    /// Indices into `connections[]`.
+    pub connection_ids: Vec<usize>,
+}
+
+/// The kinds of waste connreuse diagnoses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Several connections dialled at once, most never used.
+    ConcurrentDials,
+    /// One request per connection where keep-alive was possible.
+    NoReuse,
+    /// HTTP/1.x where h2 was on offer.
+    Http1DespiteH2,
+    /// Full TLS handshakes where a session could have been resumed.
+    RepeatedFullHandshakes,
+    /// Several HTTP/2 connections where one could have multiplexed.
+    ParallelH2,
+}
+
+/// One diagnosis, with the figures that prove it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub capture: String,
+    pub server: String,
+    /// What happened, in plain language with the figures.
+    pub message: String,
+    /// The likely cause.
+    pub cause: String,
+    /// The usual fix.
+    pub fix: String,
+    /// Named figures behind the message.
+    pub evidence: std::collections::BTreeMap<&'static str, f64>,
+    /// Indices into `connections[]`.
+    pub connections: Vec<usize>,
 }

@@ -1,0 +1,193 @@
+//! Per-server figures, aggregated from the connections: the answer to "how
+//! many handshakes served how many requests" for each server.
+
+use super::{Basis, Connection, HandshakeTotals, NameSource, Server};
+use crate::Ts;
+
+/// The name a connection's server goes by: SNI, else the first request's
+/// Host or `:authority`, else its address.
+pub fn name_of(c: &Connection) -> (String, NameSource) {
+    if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.clone()) {
+        return (sni, NameSource::Sni);
+    }
+    if let Some(host) = c.requests.iter().find_map(|r| r.authority.clone()) {
+        return (host, NameSource::Host);
+    }
+    (c.tcp.server.to_string(), NameSource::Address)
+}
+
+/// How many requests a connection carried, as far as can be told: Some(n)
+/// when observed or estimated, Some(0) when it is known to have carried
+/// none (no application data beyond setting up), None when unknown.
+pub fn requests_of(c: &Connection) -> Option<u64> {
+    let h = c.http.as_ref()?;
+    match (h.requests, h.application_data) {
+        (Some(n), _) => Some(n),
+        (None, Some(false)) => Some(0),
+        (None, _) => None,
+    }
+}
+
+/// Whether a connection carried requests: counted ones, or, when the count
+/// is unknown, application data beyond setting the connection up.
+pub fn carried_requests(c: &Connection) -> bool {
+    match requests_of(c) {
+        Some(n) => n > 0,
+        None => c
+            .http
+            .as_ref()
+            .and_then(|h| h.application_data)
+            .unwrap_or(false),
+    }
+}
+
+/// Whether a connection is known to have carried no request.
+pub fn unused(c: &Connection) -> bool {
+    requests_of(c) == Some(0) || (c.http.is_none() && c.tcp.stream_bytes.client == 0)
+}
+
+/// The most intervals open at once; an interval ending when another starts
+/// does not overlap it.
+pub fn peak_overlap(spans: impl IntoIterator<Item = (Ts, Ts)>) -> usize {
+    let mut events: Vec<(Ts, i8)> = Vec::new();
+    for (start, end) in spans {
+        events.push((start, 1));
+        events.push((end.max(start), -1));
+    }
+    events.sort_unstable();
+    let (mut open, mut peak) = (0i64, 0i64);
+    for (_, delta) in events {
+        open += i64::from(delta);
+        peak = peak.max(open);
+    }
+    usize::try_from(peak).unwrap_or(0)
+}
+
+/// Aggregates connections (indices into `all`) into one server's figures.
+pub fn aggregate(
+    all: &[Connection],
+    ids: Vec<usize>,
+    capture: String,
+    server: String,
+    name_source: NameSource,
+) -> Server {
+    let conns: Vec<&Connection> = ids.iter().filter_map(|&i| all.get(i)).collect();
+    let mut tls_handshakes = HandshakeTotals::default();
+    let mut protocols: Vec<&'static str> = Vec::new();
+    let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
+    for c in &conns {
+        c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
+        if let Some(p) = c.http.as_ref().and_then(|h| h.protocol)
+            && !protocols.contains(&p)
+        {
+            protocols.push(p);
+        }
+        match (c.http.as_ref().map(|h| h.requests_basis), requests_of(c)) {
+            (Some(Basis::Observed), Some(n)) => observed += n,
+            (Some(Basis::Estimated), Some(n)) => estimated += n,
+            (_, None) => unknown += 1,
+            _ => {}
+        }
+    }
+    let requests = (unknown == 0).then_some(observed + estimated);
+    let requests_basis = match (unknown, estimated) {
+        (u, _) if u > 0 => Basis::Unknown,
+        (_, e) if e > 0 => Basis::Estimated,
+        _ => Basis::Observed,
+    };
+    let tcp_handshakes = conns.iter().filter(|c| c.tcp.syn_seen).count();
+    let handshakes = if tls_handshakes.total > 0 {
+        tls_handshakes.total
+    } else {
+        tcp_handshakes
+    };
+    let requests_per_handshake = match (requests, handshakes) {
+        (Some(r), h) if h > 0 => Some(r as f64 / h as f64),
+        _ => None,
+    };
+    Server {
+        capture,
+        server,
+        name_source,
+        connections: conns.len(),
+        tcp_handshakes,
+        tls_handshakes,
+        protocols,
+        requests,
+        requests_observed: observed,
+        requests_estimated: estimated,
+        connections_unknown_requests: unknown,
+        requests_basis,
+        requests_per_handshake,
+        connections_with_requests: conns.iter().filter(|c| carried_requests(c)).count(),
+        unused_connections: conns.iter().filter(|c| unused(c)).count(),
+        peak_connections: peak_overlap(conns.iter().map(|c| (c.tcp.start, c.tcp.end))),
+        findings: 0,
+        connection_ids: ids,
+    }
+}
+
+/// Every server of every capture, in the order their first connection began.
+pub fn servers(all: &[Connection]) -> Vec<Server> {
+    let mut order: Vec<(String, String, NameSource)> = Vec::new();
+    let mut groups: std::collections::HashMap<(String, String), Vec<usize>> =
+        std::collections::HashMap::new();
+    for (i, c) in all.iter().enumerate() {
+        let (name, source) = name_of(c);
+        let key = (c.capture.clone(), name.clone());
+        let ids = groups.entry(key).or_default();
+        if ids.is_empty() {
+            order.push((c.capture.clone(), name, source));
+        }
+        ids.push(i);
+    }
+    order
+        .into_iter()
+        .map(|(capture, name, source)| {
+            let ids = groups
+                .remove(&(capture.clone(), name.clone()))
+                .unwrap_or_default();
+            aggregate(all, ids, capture, name, source)
+        })
+        .collect()
+}
+
+impl crate::gate::Figures for Server {
+    fn figure(&self, name: &str) -> Option<f64> {
+        let requests = self.requests.map(|r| r as f64);
+        Some(match name {
+            "connections" => self.connections as f64,
+            "tcp_handshakes" => self.tcp_handshakes as f64,
+            "tls_handshakes" => self.tls_handshakes.total as f64,
+            "full_handshakes" => self.tls_handshakes.full as f64,
+            "resumed_handshakes" => self.tls_handshakes.resumed as f64,
+            "abandoned_handshakes" => self.tls_handshakes.abandoned as f64,
+            "failed_handshakes" => self.tls_handshakes.failed as f64,
+            "requests" => requests?,
+            "unused_connections" => self.unused_connections as f64,
+            "findings" => self.findings as f64,
+            "requests_per_handshake" => self.requests_per_handshake?,
+            "handshakes_per_request" => {
+                let r = self.requests_per_handshake?;
+                if r == 0.0 {
+                    return None;
+                }
+                1.0 / r
+            }
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_overlap_counts_only_true_overlaps() {
+        let s = |a: i64, b: i64| (Ts(a), Ts(b));
+        assert_eq!(peak_overlap([s(0, 10), s(10, 20), s(20, 30)]), 1);
+        assert_eq!(peak_overlap([s(0, 10), s(5, 20), s(6, 7), s(15, 30)]), 3);
+        assert_eq!(peak_overlap(std::iter::empty()), 0);
+    }
+}
