@@ -12,6 +12,7 @@ pub mod app;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod findings;
 pub mod flow;
 pub mod gate;
 pub mod http1;
@@ -97,8 +98,8 @@ pub fn run(config: &cli::Config) -> Outcome {
         }
         parts.push((result.info, result.connections));
     }
-    Outcome {
-        ledger: ledger::Ledger::new(parts),
-        problems,
-    }
+    let mut ledger = ledger::Ledger::new(parts);
+    let findings = findings::diagnose(&ledger);
+    ledger.set_findings(findings);
+    Outcome { ledger, problems }
 }

@@ -103,6 +103,8 @@ struct Conn<A> {
     /// swapped only before that.
     data_seen: bool,
     closer: Option<(Side, Close)>,
+    /// When the first FIN or RST was sent.
+    closed_at: Option<Ts>,
     first: At,
     last: At,
     app: A,
@@ -224,6 +226,7 @@ impl<A: Analyzer> Table<A> {
                 role_inferred: inferred,
                 data_seen: false,
                 closer: None,
+                closed_at: None,
                 first: at,
                 last: at,
                 app: new_app(),
@@ -242,6 +245,7 @@ impl<A: Analyzer> Table<A> {
             app,
             state,
             closer,
+            closed_at,
             syn_seen,
             synack_seen,
             data_seen,
@@ -294,6 +298,7 @@ impl<A: Analyzer> Table<A> {
                 .fin(data_seq.wrapping_add((seg.payload.len() as u32).wrapping_add(seg.missing)));
             if closer.is_none() {
                 *closer = Some((side, Close::Fin));
+                *closed_at = Some(at.ts);
             }
             let [c, s] = &*halves;
             *state = if c.fin && s.fin {
@@ -305,6 +310,7 @@ impl<A: Analyzer> Table<A> {
         if seg.flags.rst {
             if closer.is_none() {
                 *closer = Some((side, Close::Rst));
+                *closed_at = Some(at.ts);
             }
             *state = State::Closed;
         }
@@ -376,6 +382,7 @@ impl<A: Analyzer> Table<A> {
             gap_bytes: [client.rx.stats.gap_bytes, server.rx.stats.gap_bytes].into(),
             retransmissions: [client.rx.stats.duplicates, server.rx.stats.duplicates].into(),
             closed_by: closer.map(|(side, _)| side),
+            closed_at: closer.and(conn.closed_at),
             close: closer.map(|(_, how)| how),
         };
         self.finished.push((tcp, conn.app));

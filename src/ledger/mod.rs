@@ -78,6 +78,8 @@ pub struct Tcp {
     pub retransmissions: PerSide<u64>,
     pub closed_by: Option<Side>,
     pub close: Option<Close>,
+    /// When `closed_by` sent its FIN or RST.
+    pub closed_at: Option<Ts>,
 }
 
 /// "ip:port", with IPv6 in brackets: Rust's `SocketAddr` display.

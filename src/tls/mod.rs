@@ -20,7 +20,8 @@ pub use fingerprint::HelloFields;
 pub use hello::{ClientHello, HRR_RANDOM, ServerHello, SessionId, TicketOffer};
 pub use names::{cipher_name, version_name};
 pub use session::{
-    Alert, AlpnSource, AppRecord, Handshake, Outcome, SideCounts, TlsSession, TlsSummary,
+    Alert, AlpnSource, AppRecord, FIRST_RECORDS, Handshake, Outcome, SideCounts, TlsSession,
+    TlsSummary,
 };
 
 use crate::{At, Side, Ts};

@@ -1,0 +1,540 @@
+//! The diagnoses: patterns of wasted connections and handshakes, found by
+//! reading the ledger only. Each finding names its server, the figures that
+//! prove it, the connections involved, the likely cause and the usual fix.
+//!
+//! The rules and their thresholds are documented in docs/FINDINGS.md.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use crate::ledger::servers::{carried_requests, requests_of, unused};
+use crate::ledger::{Connection, Finding, FindingKind, Ledger, Server};
+use crate::{Side, Ts};
+use std::collections::BTreeMap;
+
+/// Connections opened within this long of each other form one burst of dials.
+pub const DIAL_WINDOW: Ts = Ts(1_000_000_000);
+/// The fewest connections that make a burst of dials worth reporting.
+pub const MIN_DIALS: usize = 3;
+/// The fewest connections that make "one request per connection" a pattern.
+pub const MIN_NO_REUSE: usize = 3;
+/// A connection idle this long before the server closed it was closed for
+/// being idle.
+pub const IDLE_CLOSE: Ts = Ts(500_000_000);
+
+/// Every finding over the ledger, in server order then kind.
+pub fn diagnose(ledger: &Ledger) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for server in &ledger.servers {
+        let conns: Vec<(usize, &Connection)> = server
+            .connection_ids
+            .iter()
+            .filter_map(|&i| ledger.connections.get(i).map(|c| (i, c)))
+            .collect();
+        out.extend(concurrent_dials(server, &conns));
+        out.extend(no_reuse(server, &conns));
+        out.extend(http1_despite_h2(server, &conns));
+        out.extend(repeated_full_handshakes(server, &conns));
+        out.extend(parallel_h2(server, &conns));
+    }
+    out
+}
+
+fn finding(kind: FindingKind, server: &Server, message: String, cause: &str, fix: &str) -> Finding {
+    Finding {
+        kind,
+        capture: server.capture.clone(),
+        server: server.server.clone(),
+        message,
+        cause: cause.to_string(),
+        fix: fix.to_string(),
+        evidence: BTreeMap::new(),
+        connections: Vec::new(),
+    }
+}
+
+fn millis(d: Ts) -> f64 {
+    d.0 as f64 / 1e6
+}
+
+/// When a connection was busy with requests: from its first request to its
+/// last response when requests were read; inside TLS without keys, from the
+/// client's first to the last application-data record it is known by
+/// (alert-sized records aside); else its whole lifetime.
+fn busy_span(c: &Connection) -> (Ts, Ts) {
+    let whole = (c.tcp.start, c.tcp.end);
+    if let (Some(start), Some(end)) = (
+        c.requests.iter().map(|r| r.start).min(),
+        c.requests.iter().map(|r| r.end.unwrap_or(c.tcp.end)).max(),
+    ) {
+        return (start, end);
+    }
+    let Some(t) = &c.tls else {
+        return whole;
+    };
+    let records: Vec<&crate::tls::AppRecord> =
+        t.first_records.iter().filter(|r| r.len > 19).collect();
+    let start = records
+        .iter()
+        .find(|r| r.side == Side::Client)
+        .map(|r| r.ts);
+    let end = if t.first_records.len() >= crate::tls::FIRST_RECORDS {
+        Some(c.tcp.end)
+    } else {
+        records.last().map(|r| r.ts)
+    };
+    match (start, end) {
+        (Some(s), Some(e)) => (s, e.max(s)),
+        _ => whole,
+    }
+}
+
+/// Groups connections whose starts are each within [`DIAL_WINDOW`] of the
+/// previous one.
+fn bursts<'a>(conns: &[(usize, &'a Connection)]) -> Vec<Vec<(usize, &'a Connection)>> {
+    let mut sorted = conns.to_vec();
+    sorted.sort_by_key(|(_, c)| c.tcp.start);
+    let mut out: Vec<Vec<(usize, &Connection)>> = Vec::new();
+    let mut last: Option<Ts> = None;
+    for (i, c) in sorted {
+        let near = last.is_some_and(|t| c.tcp.start.0.saturating_sub(t.0) <= DIAL_WINDOW.0);
+        match out.last_mut() {
+            Some(group) if near => group.push((i, c)),
+            _ => out.push(vec![(i, c)]),
+        }
+        last = Some(c.tcp.start);
+    }
+    out
+}
+
+/// Several connections dialled at once, most never used, while one carried
+/// the requests: clients that fan out before their first (HTTP/2)
+/// connection is ready.
+fn concurrent_dials(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for group in bursts(conns) {
+        if group.len() < MIN_DIALS {
+            continue;
+        }
+        let idle = group.iter().filter(|(_, c)| unused(c)).count();
+        let used: Vec<&(usize, &Connection)> =
+            group.iter().filter(|(_, c)| carried_requests(c)).collect();
+        if idle * 2 < group.len() || used.is_empty() {
+            continue;
+        }
+        let first = group.first().map_or(Ts(0), |(_, c)| c.tcp.start);
+        let last = group.last().map_or(Ts(0), |(_, c)| c.tcp.start);
+        let spread = Ts(last.0.saturating_sub(first.0));
+        let h2 = used.iter().any(|(_, c)| {
+            c.http
+                .as_ref()
+                .and_then(|h| h.protocol)
+                .is_some_and(|p| p.starts_with("h2"))
+        });
+        let busiest = used.iter().map(|(_, c)| requests_of(c)).max().flatten();
+        let carried = match (used.len(), busiest) {
+            (1, Some(n)) => format!("one connection carried all {n} requests"),
+            (1, None) => {
+                "one connection carried all the requests (count unknown without keys)".to_string()
+            }
+            (k, _) => format!("{k} connections carried the requests"),
+        };
+        let mut f = finding(
+            FindingKind::ConcurrentDials,
+            server,
+            format!(
+                "{} connections to {} were opened within {:.0} ms; {} of them carried no request, {}.",
+                group.len(),
+                server.server,
+                millis(spread),
+                idle,
+                carried
+            ),
+            if h2 {
+                "The client started many requests at once before its first HTTP/2 connection was ready, and dialled a new connection for each (Go's net/http does this for concurrent requests to a new host)."
+            } else {
+                "The client started many requests at once and opened a connection for each before any was ready to be reused."
+            },
+            "Let the first request open the connection and wait for it before fanning out (or warm the pool up with one request); with HTTP/2, share one connection: in Go, use one http.Client/Transport and, where available, x/net/http2's StrictMaxConcurrentStreams or a single ClientConn.",
+        );
+        f.evidence.insert("connections", group.len() as f64);
+        f.evidence.insert("unused_connections", idle as f64);
+        f.evidence.insert("used_connections", used.len() as f64);
+        f.evidence.insert("window_ms", millis(spread));
+        if let Some(n) = busiest {
+            f.evidence.insert("requests_on_busiest", n as f64);
+        }
+        f.connections = group.iter().map(|(i, _)| *i).collect();
+        out.push(f);
+    }
+    out
+}
+
+/// Why a connection that carried one request ended before the next one
+/// to the same server began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum EndCause {
+    /// The next connection was opened while this one's request was still
+    /// under way: parallel requests, not a failure to reuse.
+    Parallel,
+    /// Still open when the next connection was opened: nothing was reused
+    /// although nothing prevented it (bodies not read or closed).
+    ClientNeverClosed,
+    ClientClosed,
+    ServerAskedClose,
+    ServerIdleTimeout,
+    ServerClosed,
+}
+
+fn end_cause(c: &Connection, next: &Connection) -> EndCause {
+    let asked = c.http.as_ref().and_then(|h| h.close_requested_by);
+    if busy_span(c).1 > next.tcp.start {
+        return EndCause::Parallel;
+    }
+    // Closing one connection and dialling the next race inside a client:
+    // a close that came before the next connection's request was done
+    // counts as closing first; one that came later left it open.
+    let closed_before_next = c.tcp.closed_at.is_some_and(|t| t <= busy_span(next).1);
+    if !closed_before_next {
+        return EndCause::ClientNeverClosed;
+    }
+    match (c.tcp.closed_by, asked) {
+        (_, Some(Side::Server)) => EndCause::ServerAskedClose,
+        (Some(Side::Client), Some(Side::Client)) => EndCause::ClientClosed,
+        (Some(Side::Server), _) => {
+            let last_response = c.requests.iter().filter_map(|r| r.end).max();
+            let closed_at = c.tcp.closed_at.unwrap_or(c.tcp.end);
+            match last_response {
+                Some(t) if closed_at.0.saturating_sub(t.0) >= IDLE_CLOSE.0 => {
+                    EndCause::ServerIdleTimeout
+                }
+                _ => EndCause::ServerClosed,
+            }
+        }
+        _ => EndCause::ClientClosed,
+    }
+}
+
+/// Requests spread one per connection although keep-alive was possible.
+fn no_reuse(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+    let mut singles: Vec<(usize, &Connection)> = conns
+        .iter()
+        .filter(|(_, c)| requests_of(c) == Some(1))
+        .copied()
+        .collect();
+    if singles.len() < MIN_NO_REUSE || singles.len() * 2 < conns.len() {
+        return Vec::new();
+    }
+    singles.sort_by_key(|(_, c)| c.tcp.start);
+    let mut causes: BTreeMap<EndCause, usize> = BTreeMap::new();
+    for pair in singles.windows(2) {
+        if let [(_, c), (_, next)] = pair {
+            *causes.entry(end_cause(c, next)).or_default() += 1;
+        }
+    }
+    let Some((&cause, &count)) = causes
+        .iter()
+        .max_by_key(|(cause, n)| (**n, std::cmp::Reverse(**cause)))
+    else {
+        return Vec::new();
+    };
+    let (why, fix) = match cause {
+        // Parallel requests are the other findings' matter.
+        EndCause::Parallel => return Vec::new(),
+        EndCause::ClientNeverClosed => (
+            "The client never closed or reused its connections: each stayed open while the next request dialled a new one. This is what an HTTP client does when response bodies are not read to the end and closed (in Go: resp.Body not drained and closed), so the connection never returns to the pool.",
+            "Read every response body to EOF and close it (Go: io.Copy(io.Discard, resp.Body); resp.Body.Close()), and reuse one client.",
+        ),
+        EndCause::ClientClosed => (
+            "The client closed each connection after its response (Connection: close or keep-alive disabled, or a new client per request).",
+            "Enable keep-alive and reuse one HTTP client (Go: one http.Client, DisableKeepAlives false; curl: one handle for several URLs).",
+        ),
+        EndCause::ServerAskedClose => (
+            "The server asked to close after each response (Connection: close), for example a keep-alive limit of one request or keep-alive disabled.",
+            "Allow keep-alive on the server (nginx: keepalive_timeout > 0, keepalive_requests > 1) or find why it answers with Connection: close.",
+        ),
+        EndCause::ServerIdleTimeout => (
+            "The server closed each connection after it sat idle between requests: the requests were spaced further apart than the server's keep-alive timeout.",
+            "Raise the server's idle timeout (nginx: keepalive_timeout) above the gap between requests, or batch the requests.",
+        ),
+        EndCause::ServerClosed => (
+            "The server closed each connection right after its response.",
+            "Check the server's keep-alive settings and request limits.",
+        ),
+    };
+    let side = match cause {
+        EndCause::Parallel | EndCause::ClientNeverClosed | EndCause::ClientClosed => "client",
+        EndCause::ServerAskedClose | EndCause::ServerIdleTimeout | EndCause::ServerClosed => {
+            "server"
+        }
+    };
+    let mut f = finding(
+        FindingKind::NoReuse,
+        server,
+        format!(
+            "{} requests to {} went over {} connections, one request each ({} of {} connections ended that way because the {} {}).",
+            singles.len(),
+            server.server,
+            singles.len(),
+            count,
+            singles.len().saturating_sub(1),
+            side,
+            match cause {
+                EndCause::Parallel => "sent them in parallel",
+                EndCause::ClientNeverClosed => "never closed them nor reused them",
+                EndCause::ClientClosed => "closed them",
+                EndCause::ServerAskedClose => "asked to close (Connection: close)",
+                EndCause::ServerIdleTimeout => "closed them when idle",
+                EndCause::ServerClosed => "closed them",
+            }
+        ),
+        why,
+        fix,
+    );
+    f.evidence.insert("connections", singles.len() as f64);
+    f.evidence.insert("requests", singles.len() as f64);
+    f.evidence
+        .insert("connections_ended_this_way", count as f64);
+    f.evidence.insert(
+        if side == "client" {
+            "side_client"
+        } else {
+            "side_server"
+        },
+        1.0,
+    );
+    f.connections = singles.iter().map(|(i, _)| *i).collect();
+    vec![f]
+}
+
+/// HTTP/1.x on connections where h2 was on offer: the client offered h2 and
+/// the server chose HTTP/1.1, or the same server spoke h2 on other
+/// connections in the capture.
+fn http1_despite_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+    let protocol = |c: &Connection| c.http.as_ref().and_then(|h| h.protocol);
+    let is_h1 = |c: &Connection| protocol(c).is_some_and(|p| p.starts_with("http/1"));
+    let server_speaks_h2 = conns.iter().any(|(_, c)| protocol(c) == Some("h2"));
+    let offered_h2 = |c: &Connection| {
+        c.tls
+            .as_ref()
+            .is_some_and(|t| t.alpn_offered.iter().any(|a| a == "h2"))
+    };
+    let h1: Vec<&(usize, &Connection)> = conns
+        .iter()
+        .filter(|(_, c)| is_h1(c) && c.tls.is_some())
+        .collect();
+    let refused: Vec<usize> = h1
+        .iter()
+        .filter(|(_, c)| offered_h2(c))
+        .map(|(i, _)| *i)
+        .collect();
+    let not_offered: Vec<usize> = h1
+        .iter()
+        .filter(|(_, c)| !offered_h2(c))
+        .map(|(i, _)| *i)
+        .collect();
+    let mut out = Vec::new();
+    if !refused.is_empty() {
+        let mut f = finding(
+            FindingKind::Http1DespiteH2,
+            server,
+            format!(
+                "{} connection(s) to {} used HTTP/1.1 although the client offered h2 in ALPN.",
+                refused.len(),
+                server.server
+            ),
+            "The server does not enable HTTP/2 on this listener (or prefers http/1.1 in its ALPN order).",
+            "Enable HTTP/2 on the server (nginx: `http2 on;` or `listen ... http2`), so that one connection multiplexes every request.",
+        );
+        f.evidence.insert("connections", refused.len() as f64);
+        f.connections = refused;
+        out.push(f);
+    }
+    if server_speaks_h2 && !not_offered.is_empty() {
+        let mut f = finding(
+            FindingKind::Http1DespiteH2,
+            server,
+            format!(
+                "{} connection(s) to {} used HTTP/1.1 while the same server spoke h2 on other connections in this capture; those clients did not offer h2.",
+                not_offered.len(),
+                server.server
+            ),
+            "The client's TLS configuration offers no h2 in ALPN (in Go: a custom TLSClientConfig or TLSNextProto disables HTTP/2 unless ForceAttemptHTTP2 is set).",
+            "Offer h2 in ALPN (Go: Transport.ForceAttemptHTTP2 = true, or leave TLSNextProto nil; curl: --http2).",
+        );
+        f.evidence.insert("connections", not_offered.len() as f64);
+        f.connections = not_offered;
+        out.push(f);
+    }
+    out
+}
+
+/// One TLS handshake as the resumption rule sees it.
+struct Hello {
+    /// When its connection began (the ClientHello follows within an RTT).
+    start: Ts,
+    /// When it completed.
+    done: Option<Ts>,
+    resumed: Option<bool>,
+    /// The ClientHello offered a session to resume.
+    offered: bool,
+    conn: usize,
+}
+
+/// Full TLS handshakes begun after an earlier handshake to the same server
+/// had completed, so a session could have been resumed.
+fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+    let mut hs: Vec<Hello> = Vec::new();
+    for (i, c) in conns {
+        for h in &c.handshakes {
+            // TLS 1.3 resumes only with a PSK (RFC 8446 2.2); its legacy
+            // session id is a middlebox-compatibility value (D.4). TLS 1.2
+            // resumes with a session id or a ticket (RFC 5077 3.4).
+            let tls13 = h.version == Some(0x0304);
+            // A client that also supports TLS 1.3 fills the session id with
+            // a random compatibility value, so only a 1.2-only client's
+            // session id is an offer.
+            let offered = h.client_hello.as_ref().is_some_and(|ch| {
+                let compat_id = ch.supported_versions.contains(&0x0304);
+                ch.psk
+                    || (!tls13
+                        && ((!ch.session_id.is_empty() && !compat_id)
+                            || matches!(ch.session_ticket, crate::tls::TicketOffer::Ticket(_))))
+            });
+            let start = c.tcp.start;
+            let done = h
+                .secs_to_complete
+                .map(|s| Ts(start.0.saturating_add((s * 1e9) as i64)));
+            hs.push(Hello {
+                start,
+                done,
+                resumed: h.resumed,
+                offered,
+                conn: *i,
+            });
+        }
+    }
+    hs.sort_by_key(|h| h.start);
+    let first_done = hs.iter().filter_map(|h| h.done).min();
+    let Some(first_done) = first_done else {
+        return Vec::new();
+    };
+    let avoidable: Vec<&Hello> = hs
+        .iter()
+        .filter(|h| h.start > first_done && h.resumed == Some(false))
+        .collect();
+    if avoidable.is_empty() {
+        return Vec::new();
+    }
+    let offered = avoidable.iter().filter(|h| h.offered).count();
+    let resumed = hs.iter().filter(|h| h.resumed == Some(true)).count();
+    let (cause, fix) = if offered * 2 >= avoidable.len() {
+        (
+            "The client offered to resume (session id, ticket or PSK) but the server made a full handshake: its session cache or ticket keys did not accept the session (disabled, rotated, or not shared between servers).",
+            "Enable session resumption on the server (nginx: ssl_session_cache shared, ssl_session_tickets on) and share ticket keys across instances.",
+        )
+    } else {
+        (
+            "The client did not offer to resume: it keeps no TLS session cache, or makes a new TLS configuration per connection.",
+            "Keep a session cache in the client (Go: tls.Config.ClientSessionCache = tls.NewLRUClientSessionCache(n), shared by one Transport) and, better, reuse the connection itself.",
+        )
+    };
+    let mut f = finding(
+        FindingKind::RepeatedFullHandshakes,
+        server,
+        format!(
+            "{} full TLS handshake(s) to {} began after an earlier one had completed, so a session could have been resumed; {} offered resumption, {} handshake(s) to this server resumed.",
+            avoidable.len(),
+            server.server,
+            offered,
+            resumed
+        ),
+        cause,
+        fix,
+    );
+    f.evidence
+        .insert("avoidable_full_handshakes", avoidable.len() as f64);
+    f.evidence.insert("offered_resumption", offered as f64);
+    f.evidence.insert("resumed_handshakes", resumed as f64);
+    let mut ids: Vec<usize> = avoidable.iter().map(|h| h.conn).collect();
+    ids.dedup();
+    f.connections = ids;
+    vec![f]
+}
+
+/// Several HTTP/2 connections to one server carrying requests at the same
+/// time, where one could have multiplexed them.
+fn parallel_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+    let h2: Vec<&(usize, &Connection)> = conns
+        .iter()
+        .filter(|(_, c)| {
+            c.http
+                .as_ref()
+                .and_then(|h| h.protocol)
+                .is_some_and(|p| p.starts_with("h2"))
+                && carried_requests(c)
+        })
+        .collect();
+    // Connections opened together: lifetimes that merely overlap (an idle
+    // connection kept while a later one is made) are not parallel requests.
+    let together: Vec<(usize, &Connection)> = h2.iter().map(|(i, c)| (*i, *c)).collect();
+    let Some(h2) = bursts(&together)
+        .into_iter()
+        .filter(|g| g.len() >= 2)
+        .max_by_key(Vec::len)
+    else {
+        return Vec::new();
+    };
+    let peak = crate::ledger::servers::peak_overlap(h2.iter().map(|(_, c)| busy_span(c)));
+    if peak < 2 {
+        return Vec::new();
+    }
+    let peak_streams = h2
+        .iter()
+        .filter_map(|(_, c)| c.http.as_ref().and_then(|h| h.peak_concurrent_streams))
+        .max();
+    let limit = h2
+        .iter()
+        .filter_map(|(_, c)| c.http.as_ref().and_then(|h| h.max_concurrent_streams))
+        .min();
+    // With both figures known, only report when one connection had room.
+    if let (Some(p), Some(l)) = (peak_streams, limit)
+        && u64::from(p) * u64::from(peak as u32) > u64::from(l)
+    {
+        return Vec::new();
+    }
+    let streams = match (peak_streams, limit) {
+        (Some(p), Some(l)) => {
+            format!(" each had at most {p} streams open of the {l} the server allows.")
+        }
+        (Some(p), None) => format!(" each had at most {p} streams open."),
+        _ => " (streams per connection unknown without keys).".to_string(),
+    };
+    let mut f = finding(
+        FindingKind::ParallelH2,
+        server,
+        format!(
+            "{} HTTP/2 connections to {} carried requests, up to {} at the same time;{}",
+            h2.len(),
+            server.server,
+            peak,
+            streams
+        ),
+        "The client opened a new HTTP/2 connection for parallel requests instead of multiplexing them as streams on one (curl --parallel without --parallel-max/multiplexing, or one connection pool per request).",
+        "Multiplex on one connection: reuse one client; curl: wait for multiplexing (default) rather than --parallel-immediate.",
+    );
+    f.evidence.insert("connections", h2.len() as f64);
+    f.evidence.insert("peak_parallel_connections", peak as f64);
+    if let Some(p) = peak_streams {
+        f.evidence
+            .insert("peak_streams_per_connection", f64::from(p));
+    }
+    if let Some(l) = limit {
+        f.evidence.insert("max_concurrent_streams", f64::from(l));
+    }
+    f.connections = h2.iter().map(|(i, _)| *i).collect();
+    vec![f]
+}
