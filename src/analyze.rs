@@ -7,6 +7,7 @@ use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::Table;
 use crate::ledger::{Capture, Connection, Tcp};
+use indicatif::ProgressBar;
 use std::io::Read;
 use std::path::Path;
 
@@ -20,13 +21,23 @@ pub struct CaptureResult {
     pub error: Option<capture::Error>,
 }
 
-/// Reads the capture at `path` (`-` for stdin).
-pub fn file(path: &Path) -> CaptureResult {
+/// Reads the capture at `path` (`-` for stdin); `progress` advances by the
+/// bytes read from it.
+pub fn file(path: &Path, progress: Option<&ProgressBar>) -> CaptureResult {
     let name = path.display().to_string();
-    match Reader::open(path) {
-        Ok(reader) => run(name, reader),
-        Err(e) => failed(name, e),
-    }
+    let src: Box<dyn Read + Send> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => return failed(name, capture::Error::Io(e)),
+        }
+    };
+    let src = match progress {
+        Some(bar) => Box::new(bar.wrap_read(src)),
+        None => src,
+    };
+    reader(name, src)
 }
 
 /// Reads a capture from any byte source, named `name` in the report.

@@ -83,12 +83,19 @@ pub struct Outcome {
     pub problems: Vec<Problem>,
 }
 
-/// Analyses every capture of `config`, in the order given.
-pub fn run(config: &cli::Config) -> Outcome {
+/// Analyses every capture of `config`, several at once across cores; the
+/// result is the same as reading them one after the other, in the order
+/// given. `progress`, when given, advances by the bytes read.
+pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> Outcome {
+    use rayon::prelude::*;
+    let results: Vec<analyze::CaptureResult> = config
+        .captures
+        .par_iter()
+        .map(|path| analyze::file(path, progress))
+        .collect();
     let mut parts = Vec::new();
     let mut problems = Vec::new();
-    for path in &config.captures {
-        let mut result = analyze::file(path);
+    for mut result in results {
         if let Some(error) = result.error.take() {
             result.info.error = Some(error.to_string());
             problems.push(Problem {
@@ -102,4 +109,37 @@ pub fn run(config: &cli::Config) -> Outcome {
     let findings = findings::diagnose(&ledger);
     ledger.set_findings(findings);
     Outcome { ledger, problems }
+}
+
+/// A `--fail-if` gate that tripped, with where and at what value.
+#[derive(Debug)]
+pub struct Tripped {
+    pub gate: String,
+    pub places: Vec<(String, f64)>,
+}
+
+/// Judges every gate of `config` over the ledger: the gates that tripped,
+/// and those that could not be judged because a figure was unknown.
+pub fn judge(config: &cli::Config, ledger: &ledger::Ledger) -> (Vec<Tripped>, Vec<String>) {
+    let overall = ledger.overall();
+    let (mut tripped, mut unknown) = (Vec::new(), Vec::new());
+    for g in &config.gates {
+        let servers = ledger
+            .servers
+            .iter()
+            .map(|s| (s.server.as_str(), s as &dyn gate::Figures));
+        match g.judge(&overall, servers) {
+            gate::Verdict::Pass => {}
+            gate::Verdict::Tripped(places) => tripped.push(Tripped {
+                gate: g.text.clone(),
+                places,
+            }),
+            gate::Verdict::Unknown(places) => unknown.push(format!(
+                "--fail-if '{}' could not be judged for {}: the figure is unknown",
+                g.text,
+                places.join(", ")
+            )),
+        }
+    }
+    (tripped, unknown)
 }

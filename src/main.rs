@@ -2,6 +2,8 @@
 
 use clap::Parser;
 use connreuse::cli::{Args, Config, OutputFormat};
+use connreuse::report;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -10,6 +12,25 @@ mod exit {
     pub const GATE: u8 = 1;
     pub const USAGE_OR_UNREADABLE: u8 = 2;
     pub const DAMAGED: u8 = 3;
+}
+
+/// A byte-driven progress bar on stderr, only when stderr is a terminal.
+fn progress(config: &Config) -> Option<ProgressBar> {
+    if config.quiet || !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = config
+        .captures
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
 }
 
 fn main() -> ExitCode {
@@ -21,7 +42,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE_OR_UNREADABLE);
         }
     };
-    let outcome = connreuse::run(&config);
+    let bar = progress(&config);
+    let outcome = connreuse::run(&config, bar.as_ref());
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     for p in &outcome.problems {
         if p.is_unreadable() {
             eprintln!("connreuse: {}: {}", p.file, p.error);
@@ -30,13 +55,17 @@ fn main() -> ExitCode {
         }
     }
     let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
     let written = match config.format {
-        OutputFormat::Table => connreuse::report::table::render(&outcome.ledger, &mut out),
-        OutputFormat::Json => {
-            let pretty = io::stdout().is_terminal();
-            connreuse::report::json::render(&outcome.ledger, &mut out, pretty)
+        OutputFormat::Table => {
+            let style = report::table::Style {
+                colour: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                connections: config.connections,
+            };
+            report::table::render(&outcome.ledger, &mut out, style)
         }
+        OutputFormat::Json => report::json::render(&outcome.ledger, &mut out, terminal),
     }
     .and_then(|()| out.flush());
     if let Err(e) = written {
@@ -47,9 +76,24 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let _ = exit::GATE;
+    let (tripped, unknown) = connreuse::judge(&config, &outcome.ledger);
+    if !config.quiet {
+        for u in &unknown {
+            eprintln!("connreuse: warning: {u}");
+        }
+    }
+    for t in &tripped {
+        let places: Vec<String> = t.places.iter().map(|(p, v)| format!("{p} = {v}")).collect();
+        eprintln!(
+            "connreuse: --fail-if '{}' tripped: {}",
+            t.gate,
+            places.join(", ")
+        );
+    }
     if outcome.problems.iter().any(|p| p.is_unreadable()) {
         ExitCode::from(exit::USAGE_OR_UNREADABLE)
+    } else if !tripped.is_empty() {
+        ExitCode::from(exit::GATE)
     } else if !outcome.problems.is_empty() {
         ExitCode::from(exit::DAMAGED)
     } else {

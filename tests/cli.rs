@@ -2,6 +2,7 @@
 //! Figures come from testdata/unit/eth-le-usec.pcap (the first four frames of
 //! nDPI's 443-curl.pcap; `tshark -r F -T fields -e tcp.stream` shows one stream).
 
+use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -124,4 +125,90 @@ fn truncated_capture_reports_up_to_the_damage_and_exits_3() {
 fn stdin_only_once() {
     let out = connreuse(&["-", "-"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+const CONCURRENT: &str = "testdata/captures/go-h2-concurrent-tls13.pcapng";
+const SEQUENTIAL: &str = "testdata/captures/go-h2-sequential.pcap";
+
+#[test]
+fn gate_trips_with_exit_1_and_says_why() {
+    // 100 connections, 99 unused (tshark: 100 tcp.stream values, requests on 1).
+    let out = connreuse(
+        &[
+            "-q",
+            "--fail-if",
+            "server.unused_connections > 0",
+            CONCURRENT,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tripped") && err.contains("connreuse.test = 99"),
+        "{err}"
+    );
+    let out = connreuse(&["-q", "--fail-if", "findings > 0", CONCURRENT], None);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn gate_that_holds_exits_0() {
+    let out = connreuse(
+        &[
+            "--fail-if",
+            "findings > 0",
+            "--fail-if",
+            "connections != 1",
+            SEQUENTIAL,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn gate_on_an_unknown_figure_warns_and_does_not_trip() {
+    // HTTP/2 inside TLS without keys: the request count is unknown.
+    let out = connreuse(&["--fail-if", "requests < 1000", CONCURRENT], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("could not be judged"));
+}
+
+#[test]
+fn bad_gate_is_a_usage_error() {
+    let out = connreuse(&["--fail-if", "bogus > 1", SEQUENTIAL], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown figure `bogus`"));
+}
+
+#[test]
+fn several_files_in_parallel_give_the_sequential_result() {
+    let files = [
+        CONCURRENT,
+        SEQUENTIAL,
+        "testdata/captures/go-h1-undrained.pcapng",
+        CAPTURE,
+    ];
+    let together = connreuse(&[&["--format", "json"][..], &files[..]].concat(), None);
+    let mut one_by_one = Vec::new();
+    for f in files {
+        one_by_one.push(json(&connreuse(&["--format", "json", f], None)));
+    }
+    let v = json(&together);
+    let conns: Vec<Value> = one_by_one
+        .iter()
+        .flat_map(|o| o["connections"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(v["connections"], Value::Array(conns));
+    let findings: usize = one_by_one
+        .iter()
+        .map(|o| o["findings"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(findings));
 }

@@ -133,6 +133,9 @@ fn concurrent_dials(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Find
                 .as_ref()
                 .and_then(|h| h.protocol)
                 .is_some_and(|p| p.starts_with("h2"))
+                || c.tls
+                    .as_ref()
+                    .is_some_and(|t| t.alpn_offered.iter().any(|a| a == "h2"))
         });
         let busiest = used.iter().map(|(_, c)| requests_of(c)).max().flatten();
         let carried = match (used.len(), busiest) {
