@@ -1,5 +1,6 @@
 //! Renderers: each reads the ledger and writes one format. Nothing else
 //! in the crate writes the report.
 
+pub mod csv;
 pub mod json;
 pub mod table;
