@@ -2,5 +2,6 @@
 //! in the crate writes the report.
 
 pub mod csv;
+pub mod html;
 pub mod json;
 pub mod table;
