@@ -273,8 +273,12 @@ fn summary(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
         "<table><tr><th>capture</th><th>format</th><th>packets</th><th>TCP packets</th><th>bytes</th>\
          <th>first packet</th><th>duration</th><th>connections</th><th>not read</th></tr>"
     )?;
+    let mut per_capture: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in &l.connections {
+        *per_capture.entry(c.capture.as_str()).or_default() += 1;
+    }
     for c in &l.captures {
-        let conns = l.connections.iter().filter(|x| x.capture == c.file).count();
+        let conns = per_capture.get(c.file.as_str()).copied().unwrap_or(0);
         let span = match (c.first_ts, c.last_ts) {
             (Some(a), Some(b)) => dur(b.secs_since(a)),
             _ => "\u{2013}".into(),
