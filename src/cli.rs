@@ -10,6 +10,9 @@ pub enum OutputFormat {
     Table,
     /// The whole ledger as one JSON document (docs/JSON.md).
     Json,
+    /// servers.csv, connections.csv, requests.csv and findings.csv in
+    /// --csv-dir (docs/REPORTS.md); the table still goes to stdout.
+    Csv,
 }
 
 /// How many handshakes served how many requests, and why.
@@ -37,6 +40,15 @@ pub struct Args {
     #[arg(long)]
     pub connections: bool,
 
+    /// Directory for the CSV files of --format csv (created if missing).
+    #[arg(long, value_name = "DIR", required_if_eq("format", "csv"))]
+    pub csv_dir: Option<PathBuf>,
+
+    /// Also write one self-contained HTML page: summary, findings and a
+    /// timeline of every connection (docs/REPORTS.md).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Fail (exit 1) when a condition over the figures holds, e.g.
     /// 'handshakes_per_request > 0.5', 'server.unused_connections > 0',
     /// 'findings > 0'. Repeatable. Grammar and figures: docs/GATES.md.
@@ -54,8 +66,25 @@ pub struct Config {
     pub captures: Vec<PathBuf>,
     pub format: OutputFormat,
     pub connections: bool,
+    pub csv_dir: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     pub gates: Vec<Gate>,
     pub quiet: bool,
+}
+
+impl Config {
+    /// A quiet run over `captures` with every other setting at its default.
+    pub fn new(captures: Vec<PathBuf>) -> Config {
+        Config {
+            captures,
+            format: OutputFormat::Table,
+            connections: false,
+            csv_dir: None,
+            html: None,
+            gates: Vec::new(),
+            quiet: true,
+        }
+    }
 }
 
 impl TryFrom<Args> for Config {
@@ -78,10 +107,15 @@ impl TryFrom<Args> for Config {
                     .map_err(|err| anyhow::anyhow!("--fail-if '{e}': {err}"))
             })
             .collect::<anyhow::Result<Vec<Gate>>>()?;
+        if args.csv_dir.is_some() && args.format != OutputFormat::Csv {
+            anyhow::bail!("--csv-dir goes with --format csv");
+        }
         Ok(Config {
             captures: args.captures,
             format: args.format,
             connections: args.connections,
+            csv_dir: args.csv_dir,
+            html: args.html,
             gates,
             quiet: args.quiet,
         })

@@ -57,8 +57,22 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
     let mut out = io::BufWriter::new(stdout.lock());
+    // Files first: a report that cannot be written is an error (exit 2).
+    let files = (|| -> io::Result<()> {
+        if let (OutputFormat::Csv, Some(dir)) = (config.format, &config.csv_dir) {
+            report::csv::write_csv(&outcome.ledger, dir, &config.captures)?;
+        }
+        if let Some(path) = &config.html {
+            report::html::write_html_file(&outcome.ledger, path, &config.captures)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = files {
+        eprintln!("connreuse: writing the report files: {e}");
+        return ExitCode::from(exit::USAGE_OR_UNREADABLE);
+    }
     let written = match config.format {
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Csv => {
             let style = report::table::Style {
                 colour: terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
                 connections: config.connections,

@@ -38,7 +38,9 @@ fn cleartext_request_counts_agree_with_tshark() {
         if ours == tshark {
             same += 1;
         } else {
-            differ.push(format!("{name}: tshark {tshark} ({h1} + {h2}), connreuse {ours}"));
+            differ.push(format!(
+                "{name}: tshark {tshark} ({h1} + {h2}), connreuse {ours}"
+            ));
         }
     }
     eprintln!("HTTP requests: {same} of {total} captures agree; differing: {differ:#?}");

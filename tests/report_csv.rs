@@ -4,7 +4,7 @@
 //! connection and request counts also agree with tshark's figures in
 //! testdata/expected/NAME.json (made by testdata/expected.sh).
 
-use connreuse::cli::{Config, OutputFormat};
+use connreuse::cli::Config;
 use connreuse::ledger::{Finding, FindingKind, Ledger};
 use connreuse::report;
 use serde_json::Value;
@@ -20,11 +20,7 @@ fn capture(name: &str) -> PathBuf {
 }
 
 fn ledger(paths: &[PathBuf]) -> Ledger {
-    let outcome = connreuse::run(&Config {
-        captures: paths.to_vec(),
-        format: OutputFormat::Json,
-        quiet: true,
-    });
+    let outcome = connreuse::run(&Config::new(paths.to_vec()), None);
     assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
     outcome.ledger
 }

@@ -289,9 +289,10 @@ impl<A: Analyzer> Table<A> {
                 budget,
                 &mut sink_for(app, side, at),
             );
-        } else if !seg.flags.syn {
-            half.rx.start_at(seg.seq);
         }
+        // Mid-stream, a stream starts at its first data, not at a pure ACK:
+        // a keep-alive probe's sequence number is one below the next byte
+        // (RFC 9293 section 3.8.4), and starting there would open with a gap.
         if seg.flags.fin {
             half.fin = true;
             half.rx

@@ -126,7 +126,62 @@ pub(super) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
             Parsed::Complete(head, n)
         }
         Ok(Status::Partial) => Parsed::Partial,
-        Err(e) => Parsed::Invalid(invalid(e)),
+        Err(httparse::Error::TooManyHeaders) => Parsed::Invalid(AnomalyKind::TooManyHeaders),
+        Err(e) => match lenient_request(buf) {
+            Some(parsed) => parsed,
+            None => Parsed::Invalid(invalid(e)),
+        },
+    }
+}
+
+/// A second reading of a request head that httparse refused, as servers
+/// (and tshark) read it: spaces inside the request-target (the method is
+/// the first word and the version the last) and control bytes inside field
+/// values. The bytes are replaced one for one in a copy, so lengths hold;
+/// the target is reported as it was on the wire.
+fn lenient_request(buf: &[u8]) -> Option<Parsed<RequestHead>> {
+    let end = memchr::memmem::find(buf, b"\r\n\r\n")? + 4;
+    let head = buf.get(..end)?;
+    let line_end = memchr::memchr(b'\r', head)?;
+    let line = head.get(..line_end)?;
+    let first = memchr::memchr(b' ', line)?;
+    let last = memchr::memrchr(b' ', line)?;
+    if last <= first || !line.get(last + 1..)?.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    let target = String::from_utf8_lossy(line.get(first + 1..last)?.trim_ascii()).into_owned();
+    let mut copy = head.to_vec();
+    for (i, b) in copy.iter_mut().enumerate() {
+        let inside_target = i > first && i < last;
+        if (inside_target && *b == b' ') || (*b < 0x20 && !matches!(*b, b'\r' | b'\n' | b'\t')) {
+            *b = b'_';
+        }
+    }
+    let mut fields = [const { MaybeUninit::<Header<'_>>::uninit() }; MAX_FIELDS];
+    let mut req = httparse::Request::new(&mut []);
+    match config().parse_request_with_uninit_headers(&mut req, &copy, &mut fields) {
+        Ok(Status::Complete(n)) => {
+            let f = Fields::read(req.headers);
+            let (framing, notes) = f.framing(true);
+            Some(Parsed::Complete(
+                RequestHead {
+                    method: req.method.unwrap_or_default().to_owned(),
+                    target,
+                    version: version(req.version),
+                    host: f
+                        .host
+                        .map(|h| String::from_utf8_lossy(trim(h)).into_owned()),
+                    framing,
+                    connection: f.connection,
+                    upgrade: f
+                        .upgrade
+                        .map(|u| String::from_utf8_lossy(trim(u)).into_owned()),
+                    notes,
+                },
+                n,
+            ))
+        }
+        _ => None,
     }
 }
 

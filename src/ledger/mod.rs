@@ -208,7 +208,9 @@ pub struct Totals {
     pub requests: u64,
     /// Requests estimated from encrypted traffic.
     pub requests_estimated: u64,
-    /// Connections with at least one observed or estimated request.
+    /// Connections with at least one observed or estimated request, or,
+    /// where requests cannot be counted, with application data beyond
+    /// setting the connection up.
     pub connections_with_requests: usize,
     pub servers: usize,
     pub findings: usize,
@@ -264,7 +266,11 @@ impl Ledger {
         let mut tls_handshakes = HandshakeTotals::default();
         let mut anomalies = Vec::new();
         let mut requests = Vec::new();
-        let (mut observed, mut estimated, mut with_requests) = (0, 0, 0);
+        let (mut observed, mut estimated) = (0, 0);
+        let with_requests = connections
+            .iter()
+            .filter(|c| servers::carried_requests(c))
+            .count();
         for (i, c) in connections.iter().enumerate() {
             c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
             let mut mine: Vec<Request> = c
@@ -282,9 +288,6 @@ impl Ledger {
                     (Basis::Observed, Some(n)) => observed += n,
                     (Basis::Estimated, Some(n)) => estimated += n,
                     _ => {}
-                }
-                if h.requests.is_some_and(|n| n > 0) {
-                    with_requests += 1;
                 }
             }
             anomalies.extend(c.anomalies.iter().map(|a| Anomaly {

@@ -425,6 +425,7 @@ pub const CONNECTION_COLUMNS: &[&str] = &[
     "retransmissions_server",
     "closed_by",
     "close",
+    "closed_at",
     "protocol",
     "tls_version",
     "tls_sni",
@@ -511,6 +512,7 @@ fn connection_row(r: &mut Rows, id: usize, c: &Connection, server: &str) -> io::
     }
     r.opt_name(t.closed_by.as_ref())?;
     r.opt_name(t.close.as_ref())?;
+    r.opt(t.closed_at)?;
     r.name(&c.protocol)?;
     match &c.tls {
         Some(s) => {
@@ -702,6 +704,7 @@ mod tests {
                 retransmissions: PerSide::default(),
                 closed_by: None,
                 close: None,
+                closed_at: None,
             },
             protocol: crate::app::Protocol::Http,
             tls: None,

@@ -153,7 +153,7 @@ th{font-weight:600;background:#f4f6f8;white-space:nowrap}th.g{text-align:center;
 .glabel{font-weight:600;font-size:12px}.glabel tspan{font-weight:400;fill:var(--muted)}.rlabel{fill:var(--muted);font-size:9.5px}
 .conn.used{fill:var(--used)}.conn.idle{fill:var(--idle)}.conn.unknown{fill:var(--unknown)}
 .tls.completed{fill:var(--full)}.tls.resumed{fill:var(--resumed)}.tls.abandoned{fill:var(--abandoned)}
-.tls.failed{fill:var(--failed)}.tls.incomplete{fill:var(--incomplete)}.tls.est{fill-opacity:.6}
+.tls.failed{fill:var(--failed)}.tls.incomplete{fill:var(--incomplete)}
 .req{stroke:#111;stroke-width:1.5}.rst{fill:#7a0b0b}
 "#;
 
@@ -486,11 +486,6 @@ fn servers(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
 struct HandshakeSpan {
     start: Ts,
     end: Ts,
-    /// Both ends are packet times; otherwise the ClientHello is placed at
-    /// the connection's SYN: early by at least one round trip, and by
-    /// however long the client took to send it (14.6 ms for the fifth
-    /// connection of go-h2-concurrent-tls13.pcapng, tshark frames 21, 272).
-    exact: bool,
 }
 
 fn plus_secs(t: Ts, secs: f64) -> Ts {
@@ -503,49 +498,18 @@ fn plus_secs(t: Ts, secs: f64) -> Ts {
 
 /// The span of `h` (the connection's first handshake) from the ClientHello
 /// to completion, or to the close that abandoned or followed a failed one,
-/// or to the connection's last packet while incomplete. The ledger records
-/// the packet numbers and the duration, not the ClientHello's time: that
-/// time is exact when the completing packet also carried one of the first
-/// application-data records (whose times are kept), or when the capture
-/// began with the ClientHello; after a captured SYN it is drawn from the
-/// SYN's time, marked as estimated. None when the ClientHello was not
-/// captured.
+/// or to the connection's last packet while incomplete. None when the
+/// ClientHello was not captured.
 fn handshake_span(c: &Connection, h: &Handshake) -> Option<HandshakeSpan> {
-    h.client_hello_packet?;
+    let start = h.client_hello_ts?;
     let secs = match h.outcome {
         Outcome::Completed => h.secs_to_complete,
         Outcome::Abandoned | Outcome::Failed => h.secs_to_close,
         Outcome::Incomplete => None,
     }
     .filter(|s| s.is_finite() && *s >= 0.0);
-    let completion = h.completed_packet.and_then(|p| {
-        c.tls
-            .as_ref()?
-            .first_records
-            .iter()
-            .find(|r| r.packet == p)
-            .map(|r| r.ts)
-    });
-    if let (Some(end), Some(s)) = (completion, secs) {
-        return Some(HandshakeSpan {
-            start: plus_secs(end, -s),
-            end,
-            exact: true,
-        });
-    }
-    let (start, exact) = if h.client_hello_packet == Some(c.tcp.first_packet) {
-        (c.tcp.start, true)
-    } else if c.tcp.syn_seen {
-        (c.tcp.start, false)
-    } else {
-        return None;
-    };
     let end = secs.map_or(c.tcp.end, |s| plus_secs(start, s));
-    Some(HandshakeSpan {
-        start,
-        end: end.clamp(start, c.tcp.end.max(start)),
-        exact,
-    })
+    Some(HandshakeSpan { start, end })
 }
 
 /// A time axis mapped onto `width` pixels starting at `x0`.
@@ -627,9 +591,8 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "<p class=\"note\">One bar per TCP connection, first to last packet, grouped by server; \
-         hover for details. Requests are ticked where they were read (cleartext or decrypted). A \
-         lighter handshake mark starts at the connection's SYN because the ClientHello's own time is \
-         not recorded: the handshake began later (by at least one round trip). Its length is exact.</p>"
+         hover for details. Requests are ticked where they were read (cleartext or decrypted); the \
+         handshake mark runs from the ClientHello to completion (or to the close that ended it).</p>"
     )?;
     if l.connections.is_empty() {
         return writeln!(w, "<p class=\"muted\">No connections.</p></section>");
@@ -851,10 +814,9 @@ fn bar(
             (Outcome::Failed, _) => ("failed", "failed"),
             (Outcome::Incomplete, _) => ("incomplete", "incomplete at the end of the capture"),
         };
-        let est = if span.exact { "" } else { " est" };
         write!(
             w,
-            "<rect class=\"tls {class}{est}\" x=\"{hx:.1}\" y=\"{by:.1}\" width=\"{hw:.1}\" height=\"{BAR_H}\"><title>\
+            "<rect class=\"tls {class}\" x=\"{hx:.1}\" y=\"{by:.1}\" width=\"{hw:.1}\" height=\"{BAR_H}\"><title>\
              TLS handshake {what}: {}",
             dur(span.end.secs_since(span.start))
         )?;
@@ -864,22 +826,12 @@ fn bar(
         let hello = h
             .client_hello_packet
             .map_or_else(String::new, |p| format!(" (packet {p})"));
-        if span.exact {
-            write!(
-                w,
-                "\nClientHello at +{:.6} s{hello}\nends at +{:.6} s",
-                span.start.secs_since(axis.t0),
-                span.end.secs_since(axis.t0)
-            )?;
-        } else {
-            write!(
-                w,
-                "\nClientHello{hello}: its time is not recorded; drawn from the SYN at +{:.6} s, \
-                 the handshake began later\nends at about +{:.6} s",
-                span.start.secs_since(axis.t0),
-                span.end.secs_since(axis.t0)
-            )?;
-        }
+        write!(
+            w,
+            "\nClientHello at +{:.6} s{hello}\nends at +{:.6} s",
+            span.start.secs_since(axis.t0),
+            span.end.secs_since(axis.t0)
+        )?;
         if let Some(p) = h.completed_packet {
             write!(w, " (packet {p})")?;
         }
@@ -1122,6 +1074,7 @@ mod tests {
                 retransmissions: PerSide::default(),
                 closed_by: None,
                 close: None,
+                closed_at: None,
             },
             protocol: crate::app::Protocol::Http,
             tls: None,

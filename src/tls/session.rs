@@ -124,7 +124,6 @@ struct Progress {
     awaiting_second_hello: bool,
     /// A ServerHello (not a HelloRetryRequest) was seen, parsed or not.
     server_hello_seen: bool,
-    client_hello_ts: Option<Ts>,
 }
 
 /// One handshake on a connection.
@@ -133,6 +132,8 @@ pub struct Handshake {
     /// Packet of the (first) ClientHello; None when the capture or a gap
     /// lost it.
     pub client_hello_packet: Option<u64>,
+    /// Time of that packet.
+    pub client_hello_ts: Option<Ts>,
     pub client_hello: Option<ClientHello>,
     /// 2 after a HelloRetryRequest.
     pub client_hellos: u32,
@@ -165,6 +166,7 @@ impl Handshake {
     fn new(client_hello: Option<ClientHello>, at: Option<At>) -> Self {
         Handshake {
             client_hello_packet: at.map(|a| a.packet),
+            client_hello_ts: at.map(|a| a.ts),
             client_hellos: u32::from(at.is_some()),
             client_hello,
             server_hello: None,
@@ -180,10 +182,7 @@ impl Handshake {
             secs_to_complete: None,
             completed_packet: None,
             ticket_issued: false,
-            progress: Progress {
-                client_hello_ts: at.map(|a| a.ts),
-                ..Progress::default()
-            },
+            progress: Progress::default(),
         }
     }
 
@@ -226,7 +225,7 @@ impl Handshake {
         }
         self.outcome = Outcome::Completed;
         self.completed_packet = Some(at.packet);
-        self.secs_to_complete = self.progress.client_hello_ts.map(|t| at.ts.secs_since(t));
+        self.secs_to_complete = self.client_hello_ts.map(|t| at.ts.secs_since(t));
     }
 }
 
@@ -820,7 +819,7 @@ impl TlsSession {
         {
             h.closed_by = Some(side);
             h.close = Some(how);
-            h.secs_to_close = h.progress.client_hello_ts.map(|t| at.ts.secs_since(t));
+            h.secs_to_close = h.client_hello_ts.map(|t| at.ts.secs_since(t));
             if h.outcome == Outcome::Incomplete {
                 h.outcome = Outcome::Abandoned;
             }
