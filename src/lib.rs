@@ -14,6 +14,7 @@ pub mod cli;
 pub mod decode;
 pub mod flow;
 pub mod gate;
+pub mod keys;
 pub mod ledger;
 pub mod report;
 pub mod time;
