@@ -12,6 +12,7 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use super::Secret;
+use crate::Side;
 
 /// Lines longer than this are malformed without being read: the longest
 /// valid line (a 31-character label, 64 + 96 hex digits, separators) is
@@ -108,6 +109,22 @@ impl Secrets {
     /// The TLS 1.0-1.2 master secret (`CLIENT_RANDOM` line).
     pub fn master_secret(&self) -> Option<&[u8; 48]> {
         self.get(Label::ClientRandom)?.as_master_secret()
+    }
+
+    /// The TLS 1.3 handshake traffic secret of `sender`'s records.
+    pub fn handshake_secret(&self, sender: Side) -> Option<&Secret> {
+        self.get(match sender {
+            Side::Client => Label::ClientHandshakeTrafficSecret,
+            Side::Server => Label::ServerHandshakeTrafficSecret,
+        })
+    }
+
+    /// The first TLS 1.3 application traffic secret of `sender`'s records.
+    pub fn application_secret(&self, sender: Side) -> Option<&Secret> {
+        self.get(match sender {
+            Side::Client => Label::ClientTrafficSecret0,
+            Side::Server => Label::ServerTrafficSecret0,
+        })
     }
 
     /// The labels present, in the order they were first logged.
@@ -496,6 +513,15 @@ mod tests {
             hex(S48).as_slice()
         );
         assert!(tls13.master_secret().is_none());
+        assert_eq!(
+            tls13.handshake_secret(Side::Server),
+            tls13.get(Label::ServerHandshakeTrafficSecret)
+        );
+        assert_eq!(
+            tls13.application_secret(Side::Client),
+            tls13.get(Label::ClientTrafficSecret0)
+        );
+        assert!(tls12.application_secret(Side::Client).is_none());
         assert!(log.secrets_for(&[0; 32]).is_none());
     }
 
