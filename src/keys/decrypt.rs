@@ -920,6 +920,52 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_records_never_panic() {
+        let r = [9u8; 32];
+        let mut decryptors = vec![
+            Decryptor::tls13(0x1301, &[1; 32]).unwrap(),
+            Decryptor::tls13(0x1303, &[1; 32]).unwrap(),
+        ];
+        for (suite, version, etm) in [
+            (0xc02f, TLS12, false),
+            (0xcca8, TLS12, false),
+            (0xc027, TLS12, true),
+            (0xc028, TLS12, false),
+            (0xc014, TLS11, false),
+            (0xc013, TLS10, false),
+            (0xc013, TLS10, true),
+        ] {
+            decryptors.push(
+                Decryptor::tls12(suite, version, &[3; 48], &r, &r, Side::Server, etm).unwrap(),
+            );
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut out = Vec::new();
+        for d in &mut decryptors {
+            for _ in 0..2000 {
+                let len = (next() % 400) as usize;
+                let fragment: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let claimed = if next() % 8 == 0 {
+                    next() as u16
+                } else {
+                    len as u16
+                };
+                let [l0, l1] = claimed.to_be_bytes();
+                let header = [[20, 21, 22, 23][(next() % 4) as usize], 3, 3, l0, l1];
+                // Random bytes never authenticate.
+                assert!(d.open(&header, &fragment, &mut out).is_err());
+                assert!(d.open_after_gap(&header, &fragment, &mut out, 2).is_err());
+            }
+        }
+    }
+
+    #[test]
     fn unsupported_suites_and_versions_name_themselves() {
         assert_eq!(
             Decryptor::tls13(0x1304, &[0; 32]).unwrap_err(),

@@ -19,6 +19,10 @@ use crate::Side;
 /// under 200 bytes.
 pub const MAX_LINE: usize = 1024;
 
+/// The shortest valid line: `EXPORTER_SECRET`, a client random and a
+/// 32-byte secret.
+const MIN_LINE: usize = 15 + 1 + 64 + 1 + 64;
+
 /// Warnings kept per parse; further ones are only counted.
 pub const MAX_WARNINGS: usize = 1000;
 
@@ -146,6 +150,9 @@ impl Secrets {
         match self.get(label) {
             Some(old) => *old != secret,
             None => {
+                // Exactly one more: most handshakes log one secret (TLS 1.2)
+                // or five, and a million of them must stay small.
+                self.items.reserve_exact(1);
                 self.items.push((label, secret));
                 false
             }
@@ -301,11 +308,20 @@ impl KeyLog {
             suppressed: 0,
             first_suppressed: 0,
         };
+        // One slot per line at most, and no more than valid lines could fill
+        // (each is at least MIN_LINE bytes): growing the table step by step
+        // doubles the time on large logs. TLS 1.3 logs five lines per
+        // handshake, so the excess is given back after.
+        let lines = memchr::memchr_iter(b'\n', text).count() + 1;
+        log.by_random.reserve(lines.min(text.len() / MIN_LINE + 1));
         for (index, line) in text.split(|&b| b == b'\n').enumerate() {
             let number = index as u64 + 1;
             if let Err(kind) = log.parse_line(line) {
                 warnings.push(number, kind);
             }
+        }
+        if log.by_random.len() < log.by_random.capacity() / 2 {
+            log.by_random.shrink_to_fit();
         }
         (log, warnings.finish())
     }
@@ -691,13 +707,17 @@ mod tests {
         assert!(!warnings.is_empty());
     }
 
-    /// Load time and memory of a million-line key log (run with
-    /// `cargo test --release -- --ignored million --nocapture`); figures in
-    /// docs/DECRYPTION.md.
-    #[test]
-    #[ignore]
-    fn million_line_key_log_loads() {
-        let mut text = String::with_capacity(180 * 1_000_000);
+    /// Resident memory in bytes (Linux), to see what a parse costs.
+    fn resident() -> Option<u64> {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+        Some(pages * 4096)
+    }
+
+    /// Parses a million lines of key log, `labels.len()` per client random,
+    /// and prints the time and the memory the key log holds.
+    fn load_a_million_lines(name: &str, labels: &[&str]) {
+        use std::fmt::Write as _;
         let mut state = 0x243f_6a88_85a3_08d3u64;
         let mut next = || {
             state ^= state << 13;
@@ -705,19 +725,52 @@ mod tests {
             state ^= state << 17;
             state
         };
-        use std::fmt::Write as _;
-        for _ in 0..1_000_000 {
+        let randoms = 1_000_000 / labels.len();
+        let mut text = String::with_capacity(200 * 1_000_000);
+        for _ in 0..randoms {
             let (a, b, c, d) = (next(), next(), next(), next());
-            writeln!(text, "CLIENT_RANDOM {a:016x}{b:016x}{c:016x}{d:016x} {S48}").unwrap();
+            for label in labels {
+                writeln!(text, "{label} {a:016x}{b:016x}{c:016x}{d:016x} {S48}").unwrap();
+            }
         }
+        let before = resident();
         let start = std::time::Instant::now();
         let (log, warnings) = KeyLog::parse(text.as_bytes());
         let elapsed = start.elapsed();
+        let after = resident();
         assert!(warnings.is_empty());
-        assert_eq!(log.len(), 1_000_000);
+        assert_eq!((log.len(), log.secret_count()), (randoms, 1_000_000));
+        let held = match (before, after) {
+            (Some(b), Some(a)) => format!("{} MB", a.saturating_sub(b) / 1_000_000),
+            _ => "unknown".into(),
+        };
         println!(
-            "1M CLIENT_RANDOM lines ({} MB) parsed in {elapsed:?}",
+            "{name}: 1M lines ({} MB) parsed in {elapsed:?}, key log holds {held}",
             text.len() / 1_000_000
+        );
+    }
+
+    /// Run each with `cargo test --release --lib million_line_tls1X --
+    /// --ignored --nocapture` (one per process, so that the memory figure
+    /// is not freed memory reused); figures in docs/DECRYPTION.md.
+    #[test]
+    #[ignore]
+    fn million_line_tls12_key_log_loads() {
+        load_a_million_lines("TLS 1.2 (CLIENT_RANDOM)", &["CLIENT_RANDOM"]);
+    }
+
+    #[test]
+    #[ignore]
+    fn million_line_tls13_key_log_loads() {
+        load_a_million_lines(
+            "TLS 1.3 (5 secrets per handshake)",
+            &[
+                "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                "CLIENT_TRAFFIC_SECRET_0",
+                "SERVER_TRAFFIC_SECRET_0",
+                "EXPORTER_SECRET",
+            ],
         );
     }
 }
