@@ -24,6 +24,8 @@ const TLS12_MAX_FRAGMENT: usize = (1 << 14) + 2048;
 const TAG_LEN: usize = 16;
 /// AES block and CBC IV.
 const BLOCK: usize = 16;
+/// Piece size when copying a record (see [`Decryptor::open`]).
+const COPY_CHUNK: usize = 1024;
 /// record_type application_data.
 const APPLICATION_DATA: u8 = 23;
 
@@ -284,7 +286,13 @@ impl Decryptor {
         out: &'b mut Vec<u8>,
     ) -> Result<(u8, &'b [u8]), DecryptError> {
         out.clear();
-        out.extend_from_slice(fragment);
+        // Copied 1 KiB at a time: a single 16 KiB memcpy becomes `rep movsb`
+        // in glibc, which ran at 2.2-2.5 GB/s on this project's AMD EPYC
+        // machines whenever the destination lay just above the source modulo
+        // 4 KiB, against 80 GB/s for copies under glibc's rep-movsb threshold.
+        for chunk in fragment.chunks(COPY_CHUNK) {
+            out.extend_from_slice(chunk);
+        }
         self.open_in_place(header, out.as_mut_slice())
     }
 
