@@ -259,8 +259,8 @@ mod tests {
     use crate::keys::suite;
 
     /// The TLS 1.2 PRF test vectors posted to the IETF TLS working group list
-    /// (2009, "TLS 1.2 PRF test vectors"), also in mbed TLS's test suite;
-    /// Python's hmac/hashlib reproduce them.
+    /// (2009, "TLS 1.2 PRF test vectors") and copied into many TLS
+    /// libraries' tests; Python's hmac/hashlib reproduce them.
     #[test]
     fn tls12_prf_sha256_vector() {
         let mut out = [0u8; 100];
