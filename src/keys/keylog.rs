@@ -14,7 +14,7 @@ use std::fmt;
 use super::Secret;
 use crate::Side;
 
-/// Lines longer than this are malformed without being read: the longest
+/// Lines longer than this are malformed without being parsed: the longest
 /// valid line (a 31-character label, 64 + 96 hex digits, separators) is
 /// under 200 bytes.
 pub const MAX_LINE: usize = 1024;
