@@ -17,6 +17,7 @@ pub mod flow;
 pub mod gate;
 pub mod http1;
 pub mod http2;
+pub mod keys;
 pub mod ledger;
 pub mod report;
 pub mod time;
