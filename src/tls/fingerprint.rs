@@ -4,11 +4,14 @@
 //! decimal and hex digits are written, a token of at most 8 bytes at a time,
 //! into a stack buffer that is handed to MD5 or SHA-256 each time it fills.
 //! Lists that JA4 sorts are copied to the stack (the heap only past
-//! [`STACK_LIST`] values). No `core::fmt` on this path.
+//! [`STACK_LIST`] values). No `core::fmt` on this path. Each thread
+//! remembers its last few results by their exact inputs ([`Memo`]), so a
+//! client seen again costs a comparison instead of MD5 and SHA-256.
 
 use super::is_grease;
 use md5::Md5;
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 
 /// The ClientHello fields both fingerprints read, in wire order, GREASE
 /// values included (each fingerprint drops them itself).
@@ -213,11 +216,10 @@ fn hex4(v: u16) -> (u64, usize) {
     )
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        out.push(char::from(hex_digit(b >> 4)));
-        out.push(char::from(hex_digit(*b)));
-    }
+/// Any GREASE value in `values`? Written as a reduction without early exit
+/// so that it compiles to vector code.
+fn has_grease(values: &[u16]) -> bool {
+    values.iter().fold(false, |any, v| any | is_grease(*v))
 }
 
 fn not_grease(v: &u16) -> bool {
@@ -255,23 +257,54 @@ pub fn ja3_string(f: &HelloFields<'_>) -> String {
 }
 
 /// JA3: the MD5 of [`ja3_string`], lower-case hex; the string itself is
-/// hashed as it is written, never stored.
+/// hashed as it is written, never stored, and not even written when this
+/// thread fingerprinted the same fields recently (see [`Memo`]).
 pub fn ja3(f: &HelloFields<'_>) -> String {
-    let Hashing(md5) = write_ja3(f, Text::new(Hashing(Md5::new())));
-    let mut out = String::with_capacity(32);
-    push_hex(&mut out, &md5.finalize());
+    let hex = memoized(
+        Memos::ja3,
+        |key| {
+            key.push(f.legacy_version);
+            key.push_list(f.ciphers);
+            key.push_list(f.extensions);
+            key.push_list(f.groups);
+            // Point formats are bytes: never GREASE, and apart from the
+            // lists above by their count.
+            key.push(u16::try_from(f.point_formats.len()).unwrap_or(u16::MAX));
+            for p in f.point_formats {
+                key.push(u16::from(*p));
+            }
+        },
+        || {
+            let Hashing(md5) = write_ja3(f, Text::new(Hashing(Md5::new())));
+            hex_array(&md5.finalize())
+        },
+    );
+    ascii_string(hex.to_vec())
+}
+
+/// Lower-case hex of `bytes`, which must be `N / 2` long.
+fn hex_array<const N: usize>(bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&[hex_digit(b >> 4), hex_digit(*b)]);
+    }
     out
 }
 
-/// Appends the first 12 hex characters of the SHA-256 of `head` as
-/// comma-joined 4-hex-digit values, followed, when `tail` has any values,
-/// by `_` and `tail` the same way; "000000000000" when `head` is empty (JA4
-/// spec, "Cipher hash" and "Extension hash": "If there are no signature
+/// The fingerprint text built as bytes: ASCII by construction, so the
+/// UTF-8 check cannot fail.
+fn ascii_string(text: Vec<u8>) -> String {
+    String::from_utf8(text).unwrap_or_default()
+}
+
+/// The first 12 hex characters of the SHA-256 of `head` as comma-joined
+/// 4-hex-digit values, followed, when `tail` has any values, by `_` and
+/// `tail` the same way; "000000000000" when `head` is empty (JA4 spec,
+/// "Cipher hash" and "Extension hash": "If there are no signature
 /// algorithms ... the string ends without an underscore").
-fn push_hash12(out: &mut String, head: &[u16], tail: impl Iterator<Item = u16>) {
+fn hash12(head: &[u16], tail: impl Iterator<Item = u16>) -> [u8; 12] {
     if head.is_empty() {
-        out.push_str("000000000000");
-        return;
+        return [b'0'; 12];
     }
     let mut t = Text::new(Hashing(Sha256::new()));
     t.join(head.iter().copied(), b',', hex4);
@@ -281,7 +314,184 @@ fn push_hash12(out: &mut String, head: &[u16], tail: impl Iterator<Item = u16>) 
         t.join(tail, b',', hex4);
     }
     let Hashing(sha) = t.finish();
-    push_hex(out, sha.finalize().get(..6).unwrap_or_default());
+    hex_array(sha.finalize().get(..6).unwrap_or_default())
+}
+
+/// Entries per [`Memo`], replaced in turn.
+const MEMO_ENTRIES: usize = 8;
+
+/// Longest key a [`Memo`] keeps, in values; larger inputs are computed
+/// every time. Real hellos give keys of 20 to 150 values (curl's JA3 key:
+/// 107).
+const MEMO_KEY: usize = 512;
+
+/// Results this thread computed recently, each keyed by exactly the values
+/// it is a function of: a capture repeats the same client's hello over and
+/// over, and a hit costs a comparison instead of the text and its digest.
+/// At most [`MEMO_ENTRIES`] keys of at most [`MEMO_KEY`] values.
+struct Memo<const OUT: usize> {
+    entries: Vec<(Vec<u16>, [u8; OUT])>,
+    next: usize,
+}
+
+impl<const OUT: usize> Memo<OUT> {
+    const fn new() -> Self {
+        Memo {
+            entries: Vec::new(),
+            next: 0,
+        }
+    }
+
+    fn get(&self, key: &[u16]) -> Option<[u8; OUT]> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.as_slice() == key)
+            .map(|(_, out)| *out)
+    }
+
+    fn insert(&mut self, key: &[u16], out: [u8; OUT]) {
+        if self.entries.len() < MEMO_ENTRIES {
+            self.entries.push((key.to_vec(), out));
+        } else if let Some((k, o)) = self.entries.get_mut(self.next) {
+            k.clear();
+            k.extend_from_slice(key);
+            *o = out;
+            self.next = (self.next + 1) % MEMO_ENTRIES;
+        }
+    }
+}
+
+/// This thread's memos and the buffer their keys are built in.
+struct Memos {
+    key: Vec<u16>,
+    /// JA3 hex, keyed by version and the four GREASE-free lists.
+    ja3: Memo<32>,
+    /// JA4 cipher hash, keyed by the GREASE-free ciphers in wire order.
+    ciphers: Memo<12>,
+    /// JA4 extension hash, keyed by the sorted extensions it hashes and
+    /// the GREASE-free signature algorithms.
+    exts: Memo<12>,
+}
+
+impl Memos {
+    fn ja3(&mut self) -> (&mut Vec<u16>, &mut Memo<32>) {
+        (&mut self.key, &mut self.ja3)
+    }
+    fn ciphers(&mut self) -> (&mut Vec<u16>, &mut Memo<12>) {
+        (&mut self.key, &mut self.ciphers)
+    }
+    fn exts(&mut self) -> (&mut Vec<u16>, &mut Memo<12>) {
+        (&mut self.key, &mut self.exts)
+    }
+}
+
+thread_local! {
+    static MEMOS: RefCell<Memos> = const {
+        RefCell::new(Memos {
+            key: Vec::new(),
+            ja3: Memo::new(),
+            ciphers: Memo::new(),
+            exts: Memo::new(),
+        })
+    };
+}
+
+/// Writes a memo key into this thread's key buffer. A key that does not
+/// fit is marked `full` and never used: a cut key could stand for two
+/// inputs.
+struct Key<'a> {
+    buf: &'a mut [u16],
+    len: usize,
+    full: bool,
+}
+
+impl Key<'_> {
+    #[inline]
+    fn push(&mut self, v: u16) {
+        match self.buf.get_mut(self.len) {
+            Some(slot) => {
+                *slot = v;
+                self.len += 1;
+            }
+            None => self.full = true,
+        }
+    }
+
+    /// Appends the GREASE-free `values`; returns how many there are.
+    #[inline]
+    fn push_clean(&mut self, values: &[u16]) -> usize {
+        let start = self.len;
+        if !has_grease(values) {
+            // The usual long list: one copy.
+            match self.buf.get_mut(start..start + values.len()) {
+                Some(dst) => {
+                    dst.copy_from_slice(values);
+                    self.len += values.len();
+                }
+                None => self.full = true,
+            }
+            return values.len();
+        }
+        let mut n = 0;
+        for &v in values.iter().filter(|v| !is_grease(**v)) {
+            self.push(v);
+            n += 1;
+        }
+        n
+    }
+
+    /// Appends the number of GREASE-free `values`, then those values: lists
+    /// stay apart in a key that holds several.
+    fn push_list(&mut self, values: &[u16]) {
+        let at = self.len;
+        self.push(0);
+        let n = self.push_clean(values);
+        if let Some(count) = self.buf.get_mut(at) {
+            *count = u16::try_from(n).unwrap_or(u16::MAX);
+        }
+    }
+}
+
+/// `compute()`, or its remembered value for the key that `fill` writes.
+/// Without a usable key (longer than [`MEMO_KEY`]) or without the memo
+/// (thread teardown) it computes.
+fn memoized<const OUT: usize>(
+    memo: fn(&mut Memos) -> (&mut Vec<u16>, &mut Memo<OUT>),
+    fill: impl FnOnce(&mut Key<'_>),
+    compute: impl FnOnce() -> [u8; OUT],
+) -> [u8; OUT] {
+    let looked_up = MEMOS.try_with(|cell| {
+        let mut memos = cell.try_borrow_mut().ok()?;
+        let (buf, memo) = memo(&mut memos);
+        if buf.len() < MEMO_KEY {
+            buf.resize(MEMO_KEY, 0);
+        }
+        let mut key = Key {
+            buf,
+            len: 0,
+            full: false,
+        };
+        fill(&mut key);
+        if key.full {
+            return None;
+        }
+        let len = key.len;
+        Some((len, memo.get(buf.get(..len).unwrap_or_default())))
+    });
+    match looked_up {
+        Ok(Some((_, Some(out)))) => out,
+        Ok(Some((len, None))) => {
+            let out = compute();
+            let _ = MEMOS.try_with(|cell| {
+                if let Ok(mut memos) = cell.try_borrow_mut() {
+                    let (buf, memo) = memo(&mut memos);
+                    memo.insert(buf.get(..len).unwrap_or_default(), out);
+                }
+            });
+            out
+        }
+        Ok(None) | Err(_) => compute(),
+    }
 }
 
 /// JA4 "TLS and DTLS Version": the highest non-GREASE supported_versions
@@ -332,10 +542,6 @@ fn ja4_alpn(first: Option<&[u8]>) -> [char; 2] {
 /// without SNI (0000) and ALPN (0010), followed by `_` and the signature
 /// algorithms in wire order when there are any.
 pub fn ja4(f: &HelloFields<'_>) -> String {
-    let mut ciphers = SmallU16::<STACK_LIST>::new();
-    for c in f.ciphers.iter().copied().filter(not_grease) {
-        ciphers.push(c);
-    }
     let (mut ext_count, mut sni) = (0usize, false);
     let mut exts = SmallU16::<STACK_LIST>::new();
     for e in f.extensions.iter().copied().filter(not_grease) {
@@ -346,31 +552,50 @@ pub fn ja4(f: &HelloFields<'_>) -> String {
             _ => exts.push(e),
         }
     }
-    let ciphers = ciphers.as_mut_slice();
-    ciphers.sort_unstable();
     let exts = exts.as_mut_slice();
     exts.sort_unstable();
-    let [a, z] = ja4_alpn(f.first_alpn);
-    let mut out = String::with_capacity(36);
-    out.push('t');
-    out.push_str(ja4_version(f));
-    out.push(if sni { 'd' } else { 'i' });
-    for count in [ciphers.len(), ext_count] {
-        let count = count.min(99) as u8;
-        out.push(char::from(b'0' + count / 10));
-        out.push(char::from(b'0' + count % 10));
-    }
-    out.push(a);
-    out.push(z);
-    out.push('_');
-    push_hash12(&mut out, ciphers, std::iter::empty());
-    out.push('_');
-    push_hash12(
-        &mut out,
-        exts,
-        f.sig_algs.iter().copied().filter(not_grease),
+    // The cipher hash is keyed by the wire order: a hit skips the sort.
+    let mut cipher_count = None;
+    let cipher_hash = memoized(
+        Memos::ciphers,
+        |key| cipher_count = Some(key.push_clean(f.ciphers)),
+        || {
+            let mut ciphers = SmallU16::<STACK_LIST>::new();
+            for c in f.ciphers.iter().copied().filter(not_grease) {
+                ciphers.push(c);
+            }
+            let ciphers = ciphers.as_mut_slice();
+            ciphers.sort_unstable();
+            hash12(ciphers, std::iter::empty())
+        },
     );
-    out
+    let cipher_count =
+        cipher_count.unwrap_or_else(|| f.ciphers.iter().filter(|c| not_grease(c)).count());
+    let ext_hash = memoized(
+        Memos::exts,
+        |key| {
+            key.push_list(exts);
+            key.push_clean(f.sig_algs);
+        },
+        || hash12(exts, f.sig_algs.iter().copied().filter(not_grease)),
+    );
+    let [a, z] = ja4_alpn(f.first_alpn);
+    let mut out = Vec::with_capacity(36);
+    out.push(b't');
+    out.extend_from_slice(ja4_version(f).as_bytes());
+    out.push(if sni { b'd' } else { b'i' });
+    for count in [cipher_count, ext_count] {
+        let count = count.min(99) as u8;
+        out.extend_from_slice(&[b'0' + count / 10, b'0' + count % 10]);
+    }
+    let mut alpn = [0u8; 8];
+    out.extend_from_slice(a.encode_utf8(&mut alpn).as_bytes());
+    out.extend_from_slice(z.encode_utf8(&mut alpn).as_bytes());
+    out.push(b'_');
+    out.extend_from_slice(&cipher_hash);
+    out.push(b'_');
+    out.extend_from_slice(&ext_hash);
+    ascii_string(out)
 }
 
 #[cfg(test)]
@@ -630,8 +855,98 @@ mod tests {
                 first_alpn: first_alpn.as_deref(),
             };
             prop_assert_eq!(ja3_string(&f), reference::ja3_string(&f));
-            prop_assert_eq!(ja3(&f), reference::ja3(&f));
-            prop_assert_eq!(ja4(&f), reference::ja4(&f));
+            // The second call is answered by the memo.
+            for _ in 0..2 {
+                prop_assert_eq!(ja3(&f), reference::ja3(&f));
+                prop_assert_eq!(ja4(&f), reference::ja4(&f));
+            }
+        }
+
+        /// Hellos that differ a little, fingerprinted in any order and more
+        /// often than the memo has entries: every answer, remembered or
+        /// not, is the one computed from scratch.
+        #[test]
+        fn memo_answers_equal_computed_ones(
+            ciphers in list(12),
+            extensions in list(12),
+            sig_algs in list(6),
+            variants in proptest::collection::vec((0usize..12, code_point(), 0usize..4), 1..20),
+            order in proptest::collection::vec(0usize..20, 1..60),
+        ) {
+            let hellos: Vec<[Vec<u16>; 3]> = variants
+                .iter()
+                .map(|&(at, v, field)| {
+                    let mut h = [ciphers.clone(), extensions.clone(), sig_algs.clone()];
+                    // Field 3 leaves the hello as it is: repeats.
+                    if let Some(list) = h.get_mut(field) {
+                        if let Some(slot) = list.get_mut(at) {
+                            *slot = v;
+                        } else {
+                            list.push(v);
+                        }
+                    }
+                    h
+                })
+                .collect();
+            for i in order {
+                let [c, e, s] = &hellos[i % hellos.len()];
+                let f = HelloFields {
+                    legacy_version: 0x0303,
+                    ciphers: c,
+                    extensions: e,
+                    groups: s,
+                    sig_algs: s,
+                    ..HelloFields::default()
+                };
+                prop_assert_eq!(ja3(&f), reference::ja3(&f));
+                prop_assert_eq!(ja4(&f), reference::ja4(&f));
+            }
+        }
+    }
+
+    /// The same values split differently between lists are different JA3
+    /// inputs ("771,1,0-2,," and "771,1-0,2,,"): the memo keys keep them
+    /// apart (a 0 separator would not), and GREASE changes nothing.
+    #[test]
+    fn memo_keys_keep_lists_apart() {
+        let a = HelloFields {
+            legacy_version: 771,
+            ciphers: &[1],
+            extensions: &[0, 2],
+            ..HelloFields::default()
+        };
+        let b = HelloFields {
+            ciphers: &[1, 0],
+            extensions: &[2],
+            ..a
+        };
+        let greased = HelloFields {
+            ciphers: &[0x3a3a, 1, 0],
+            extensions: &[2, 0xdada],
+            ..a
+        };
+        for f in [a, b, a, b, greased] {
+            assert_eq!(ja3(&f), reference::ja3(&f));
+            assert_eq!(ja4(&f), reference::ja4(&f));
+        }
+        assert_ne!(ja3(&a), ja3(&b));
+        assert_eq!(ja3(&b), ja3(&greased));
+    }
+
+    /// A hello whose key does not fit the memo is fingerprinted all the same.
+    #[test]
+    fn oversized_hellos_bypass_the_memo() {
+        let ciphers: Vec<u16> = (0..2000).map(|i| i * 31).collect();
+        let f = HelloFields {
+            legacy_version: 0x0303,
+            ciphers: &ciphers,
+            extensions: &ciphers,
+            sig_algs: &ciphers,
+            ..HelloFields::default()
+        };
+        for _ in 0..2 {
+            assert_eq!(ja3(&f), reference::ja3(&f));
+            assert_eq!(ja4(&f), reference::ja4(&f));
         }
     }
 }
