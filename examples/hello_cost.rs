@@ -13,6 +13,12 @@
 //!   ServerKeyExchange and ServerHelloDone;
 //! - `fingerprint`: only `ja3` and `ja4` over the fields of that ClientHello.
 //!
+//! Repeating one hello measures the case of a client seen again, which the
+//! fingerprint memo answers. `client-miss` and `fingerprint-miss` change the
+//! first cipher suite and the first signature algorithm in every iteration
+//! (0x1000 + i % 2560, never GREASE) so that JA3 and both JA4 hashes are
+//! computed each time.
+//!
 //! The bytes are those of the unit tests: 443-curl.pcap (nDPI test corpus),
 //! TCP 192.168.1.13:55523 -> 178.62.197.130:443, the ClientHello of frame 4
 //! (TLS 1.2, 67 cipher suites, 7 extensions, 174 bytes of padding restored
@@ -29,6 +35,10 @@ use tls_parser::{
 
 const CURL_CH: &str = "1603010200010001fc03033e3841edcc20f6d0e5f7167ab7ee91a800c8ef70c2d624c7c7943a24026d9fbc000086cc14cc13cc15c030c02cc028c024c014c00a00a3009f006b006a00390038ff8500c400c3008800870081c032c02ec02ac026c00fc005009d003d003500c00084c02fc02bc027c023c013c00900a2009e006700400033003200be00bd00450044c031c02dc029c025c00ec004009c003c002f00ba0041c012c00800160013c00dc003000a00ff0100014d00000011000f00000c7777772e6e746f702e6f7267000b000403000102000a003a0038000e000d0019001c000b000c001b00180009000a001a00160017000800060007001400150004000500120013000100020003000f00100011000d00260024060106020603efef050105020503040104020403eeeeeded030103020303020102020203337400000010000e000c02683208687474702f312e31001500ae";
 const CURL_SH: &str = "16030300660200006203038f72dd2e35dcf5ddf38ae75db855d1610b4db32937cb20cd3187eec12057fb2520ea8fcd1da8f8635bd5df2a45b603764dd7cfb5f82666ff77fd47635bf9a8f0cbc02f00001aff0100010000000000000b000403000102001000050003026832";
+/// tshark 4.0.17 `tls.handshake.ja3` of frame 4, and nDPI's
+/// 443-curl.pcap.out JA4, as the unit tests pin them.
+const JA3: &str = "2a26b1a62e40d25d4de3babc9d532f30";
+const JA4: &str = "t12d6707h2_2955a3196ffa_c83f907a73d3";
 /// Certificate (empty chain), ServerKeyExchange (3 bytes) and
 /// ServerHelloDone in one record, standing in for frames 7-8.
 const SERVER_REST: &str = "1603030012 0b00000300000000 0c0000030300170e000000";
@@ -64,6 +74,21 @@ struct Fields {
     supported_versions: Vec<u16>,
     sig_algs: Vec<u16>,
     first_alpn: Option<Vec<u8>>,
+}
+
+impl Fields {
+    fn hello_fields(&self) -> HelloFields<'_> {
+        HelloFields {
+            legacy_version: self.version,
+            ciphers: &self.ciphers,
+            extensions: &self.extensions,
+            groups: &self.groups,
+            point_formats: &self.point_formats,
+            supported_versions: &self.supported_versions,
+            sig_algs: &self.sig_algs,
+            first_alpn: self.first_alpn.as_deref(),
+        }
+    }
 }
 
 fn fields(record: &[u8]) -> Fields {
@@ -110,42 +135,63 @@ fn main() {
     let mut flight = unhex(CURL_SH);
     flight.extend(unhex(SERVER_REST));
 
+    // Offsets of the first cipher suite (after the record and handshake
+    // headers, version, random, empty session id and the list length) and
+    // of the first signature algorithm (after `000d 0026 0024`).
+    let first_cipher = 5 + 4 + 2 + 32 + 1 + 2;
+    let first_sig = ch
+        .windows(6)
+        .position(|w| w == [0x00, 0x0d, 0x00, 0x26, 0x00, 0x24])
+        .expect("signature_algorithms")
+        + 6;
+    let miss = mode.ends_with("-miss");
+    let distinct = |i: u64| 0x1000 + (i % 2560) as u16;
+
     let mut total = 0usize;
-    match mode.as_str() {
+    let base = mode.trim_end_matches("-miss");
+    match base {
         "client" | "handshake" => {
-            for _ in 0..n {
+            for i in 0..n {
+                if miss {
+                    let v = distinct(i).to_be_bytes();
+                    ch[first_cipher..first_cipher + 2].copy_from_slice(&v);
+                    ch[first_sig..first_sig + 2].copy_from_slice(&v);
+                }
                 let mut s = TlsSession::new();
                 s.on_data(Side::Client, black_box(&ch), at(1));
-                if mode == "handshake" {
+                if base == "handshake" {
                     s.on_data(Side::Server, black_box(&flight), at(2));
                 }
                 total += black_box(s.handshakes()).len();
             }
+            if !miss {
+                let mut s = TlsSession::new();
+                s.on_data(Side::Client, &ch, at(1));
+                let summary = s.summary();
+                assert_eq!(summary.ja3.as_deref(), Some(JA3));
+                assert_eq!(summary.ja4.as_deref(), Some(JA4));
+            }
         }
         "fingerprint" => {
-            let f = fields(&ch);
-            let hf = HelloFields {
-                legacy_version: f.version,
-                ciphers: &f.ciphers,
-                extensions: &f.extensions,
-                groups: &f.groups,
-                point_formats: &f.point_formats,
-                supported_versions: &f.supported_versions,
-                sig_algs: &f.sig_algs,
-                first_alpn: f.first_alpn.as_deref(),
-            };
-            for _ in 0..n {
+            let mut f = fields(&ch);
+            let (cipher, sig) = (f.ciphers[0], f.sig_algs[0]);
+            for i in 0..n {
+                if miss {
+                    (f.ciphers[0], f.sig_algs[0]) = (distinct(i), distinct(i));
+                }
+                let hf = f.hello_fields();
                 let hf = black_box(&hf);
                 total += fingerprint::ja3(hf).len() + fingerprint::ja4(hf).len();
             }
-            // The values the unit tests pin (tshark, nDPI).
+            (f.ciphers[0], f.sig_algs[0]) = (cipher, sig);
+            let hf = f.hello_fields();
             assert_eq!(fingerprint::ja3(&hf), "2a26b1a62e40d25d4de3babc9d532f30");
             assert_eq!(
                 fingerprint::ja4(&hf),
                 "t12d6707h2_2955a3196ffa_c83f907a73d3"
             );
         }
-        other => panic!("unknown mode {other}: client, handshake or fingerprint"),
+        other => panic!("unknown mode {other}: client, handshake or fingerprint, -miss"),
     }
     #[cfg(target_arch = "x86_64")]
     let sha_ni = std::arch::is_x86_feature_detected!("sha");
