@@ -19,6 +19,23 @@
 //! (0x1000 + i % 2560, never GREASE) so that JA3 and both JA4 hashes are
 //! computed each time.
 //!
+//! Measured (callgrind 3.19, release build, instructions per iteration):
+//!
+//! | mode             | format!-based | no `core::fmt` | + memo |
+//! |------------------|--------------:|---------------:|-------:|
+//! | client           |       114 175 |         58 932 | 10 960 |
+//! | client-miss      |       114 119 |         58 864 | 59 729 |
+//! | handshake        |       116 925 |         61 694 | 13 710 |
+//! | fingerprint      |       105 059 |         50 143 |  2 171 |
+//! | fingerprint-miss |       104 999 |         50 059 | 50 815 |
+//!
+//! Valgrind hides the CPU's SHA extensions, so under callgrind sha2 takes
+//! its software SHA-256 (about 3 360 instructions per 64-byte block, 8
+//! blocks per curl ClientHello: 26 900 of the miss figures). Natively, on
+//! a CPU with `sha_ni`, sha2 0.11 selects its SHA-NI code (164
+//! instructions per block): a miss costs about 25 600 instructions less
+//! than shown. MD5 (md-5 0.11, software only) is about 4 750.
+//!
 //! The bytes are those of the unit tests: 443-curl.pcap (nDPI test corpus),
 //! TCP 192.168.1.13:55523 -> 178.62.197.130:443, the ClientHello of frame 4
 //! (TLS 1.2, 67 cipher suites, 7 extensions, 174 bytes of padding restored

@@ -322,7 +322,7 @@ const MEMO_ENTRIES: usize = 8;
 
 /// Longest key a [`Memo`] keeps, in values; larger inputs are computed
 /// every time. Real hellos give keys of 20 to 150 values (curl's JA3 key:
-/// 107).
+/// 110).
 const MEMO_KEY: usize = 512;
 
 /// Results this thread computed recently, each keyed by exactly the values
