@@ -1,6 +1,6 @@
 //! ClientHello and ServerHello facts, parsed with tls-parser from one complete handshake message body (and the SSLv2-compatible ClientHello, which tls-parser does not know).
 
-use super::fingerprint::{self, HelloFields};
+use super::fingerprint::{self, HelloFields, SmallU16};
 use super::names;
 use serde::{Serialize, Serializer};
 use tls_parser::{
@@ -167,14 +167,20 @@ fn extensions(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// Extension types and supported groups kept on the stack per ClientHello;
+/// real clients send about 20 of each (curl: 28 groups).
+const STACK_EXTS: usize = 64;
+
 /// Parse a ClientHello body (after the 4-byte handshake header).
+///
+/// Allocates only what the returned facts own (cipher suites, SNI, ALPN
+/// names, supported_versions, JA3/JA4) besides tls-parser's own vectors;
+/// the lists the fingerprints alone need stay on the stack.
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
     let (_, ch) = parse_tls_handshake_client_hello(body).map_err(|_| HelloError::Malformed)?;
-    let ciphers: Vec<u16> = ch.ciphers.iter().map(|c| c.0).collect();
-    let mut ext_types = Vec::with_capacity(24);
-    let mut groups = Vec::new();
+    let mut ext_types = SmallU16::<STACK_EXTS>::new();
+    let mut groups = SmallU16::<STACK_EXTS>::new();
     let mut point_formats: &[u8] = &[];
-    let mut supported_versions = Vec::new();
     let mut sig_algs = Vec::new();
     let mut first_alpn: Option<&[u8]> = None;
     let mut out = ClientHello {
@@ -182,7 +188,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
         supported_versions: Vec::new(),
         sni: None,
         alpn: Vec::new(),
-        cipher_suites: ciphers,
+        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
         session_id: SessionId::new(ch.session_id.unwrap_or_default()),
         session_ticket: TicketOffer::Absent,
         psk: false,
@@ -223,10 +229,21 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
                     .map(|p| String::from_utf8_lossy(p).into_owned())
                     .collect();
             }
+            // GREASE dropped here already: JA4 drops it too, so the
+            // fingerprint reads the same list.
             TlsExtension::SupportedVersions(v) => {
-                supported_versions = v.iter().map(|v| v.0).collect();
+                out.supported_versions = v
+                    .iter()
+                    .map(|v| v.0)
+                    .filter(|v| !super::is_grease(*v))
+                    .collect();
             }
-            TlsExtension::EllipticCurves(g) => groups = g.iter().map(|g| g.0).collect(),
+            TlsExtension::EllipticCurves(g) => {
+                groups = SmallU16::new();
+                for g in g {
+                    groups.push(g.0);
+                }
+            }
             TlsExtension::EcPointFormats(p) => point_formats = p,
             TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
             TlsExtension::SessionTicket(t) => {
@@ -245,19 +262,15 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
     let fields = HelloFields {
         legacy_version: out.legacy_version,
         ciphers: &out.cipher_suites,
-        extensions: &ext_types,
-        groups: &groups,
+        extensions: ext_types.as_slice(),
+        groups: groups.as_slice(),
         point_formats,
-        supported_versions: &supported_versions,
+        supported_versions: &out.supported_versions,
         sig_algs: &sig_algs,
         first_alpn,
     };
     out.ja3 = Some(fingerprint::ja3(&fields));
     out.ja4 = Some(fingerprint::ja4(&fields));
-    out.supported_versions = supported_versions
-        .into_iter()
-        .filter(|v| !super::is_grease(*v))
-        .collect();
     Ok(out)
 }
 
