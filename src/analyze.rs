@@ -6,10 +6,14 @@ use crate::app::Session;
 use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::Table;
+use crate::keys::KeyLog;
 use crate::ledger::{Capture, Connection, Tcp};
+use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
 
 /// What one capture yielded. `error` is set when reading stopped early;
 /// everything before the damage is still in `connections`.
@@ -21,9 +25,10 @@ pub struct CaptureResult {
     pub error: Option<capture::Error>,
 }
 
-/// Reads the capture at `path` (`-` for stdin); `progress` advances by the
+/// Reads the capture at `path` (`-` for stdin), decrypting TLS with `keys`
+/// and with any secrets the capture carries; `progress` advances by the
 /// bytes read from it.
-pub fn file(path: &Path, progress: Option<&ProgressBar>) -> CaptureResult {
+pub fn file(path: &Path, keys: &Arc<KeyLog>, progress: Option<&ProgressBar>) -> CaptureResult {
     let name = path.display().to_string();
     let src: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
@@ -37,13 +42,13 @@ pub fn file(path: &Path, progress: Option<&ProgressBar>) -> CaptureResult {
         Some(bar) => Box::new(bar.wrap_read(src)),
         None => src,
     };
-    reader(name, src)
+    reader(name, src, keys)
 }
 
 /// Reads a capture from any byte source, named `name` in the report.
-pub fn reader(name: String, src: Box<dyn Read + Send>) -> CaptureResult {
+pub fn reader(name: String, src: Box<dyn Read + Send>, keys: &Arc<KeyLog>) -> CaptureResult {
     match Reader::new(src) {
-        Ok(reader) => run(name, reader),
+        Ok(reader) => run(name, reader, keys),
         Err(e) => failed(name, e),
     }
 }
@@ -59,17 +64,26 @@ fn failed(name: String, e: capture::Error) -> CaptureResult {
     }
 }
 
-fn run(name: String, mut reader: Reader) -> CaptureResult {
+fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     let mut info = Capture {
         file: name,
         format: Some(reader.format()),
         compression: Some(reader.compression()),
         ..Capture::default()
     };
-    let mut table = Table::new(Session::new);
+    let store = Rc::new(KeyStore::new(Arc::clone(keys)));
+    let shared = Rc::clone(&store);
+    let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let mut connections = Vec::new();
     let mut last = At::default();
     let error = loop {
+        // Decryption Secrets Blocks come before the packets they open.
+        if reader.has_secrets() {
+            let text = reader.take_secrets();
+            info.keylog_warnings
+                .extend(store.add(&text).iter().map(|w| w.to_string()));
+            info.embedded_secrets = true;
+        }
         let frame = match reader.next_frame() {
             Ok(Some(frame)) => frame,
             Ok(None) => break None,

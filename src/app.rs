@@ -22,9 +22,11 @@ use crate::flow::Analyzer;
 use crate::http1::{self, Http1, SwitchKind, SwitchTag};
 use crate::http2::{self, Http2};
 use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
+use crate::tls::decrypt::KeyStore;
 use crate::tls::{self, TlsSession};
 use crate::{At, Side};
 use serde::Serialize;
+use std::rc::Rc;
 
 /// Bytes of each side looked at before giving up on recognising it: the
 /// HTTP/2 preface is 24 bytes long.
@@ -50,7 +52,21 @@ pub struct Session {
     protocol: Protocol,
     /// The first bytes of each side (client, server) while sniffing.
     sniff: [Vec<u8>; 2],
+    /// Secrets for decrypting TLS, shared by the capture's connections.
+    keys: Option<Rc<KeyStore>>,
     tls: Option<Box<TlsSession>>,
+    /// HTTP, in cleartext or decrypted from TLS.
+    http: Parsers,
+}
+
+/// The HTTP parsers of one connection and what they found.
+#[derive(Debug, Default)]
+struct Parsers {
+    /// Inside TLS: the first decrypted bytes of each side while the HTTP
+    /// version is not known yet.
+    sniff: [Vec<u8>; 2],
+    /// Inside TLS, recognition gave up.
+    unreadable: bool,
     /// HTTP/1 parser; it stays after a switch, for its summary.
     h1: Option<Box<Http1>>,
     h2: Option<Box<Http2>>,
@@ -59,6 +75,140 @@ pub struct Session {
     requests: Vec<Request>,
     /// HTTP/2 streams whose request headers could not be decoded.
     unknown_h2_requests: u64,
+}
+
+/// Decrypted bytes held per side while the HTTP version inside TLS is not
+/// known yet (an HTTP/2 server's SETTINGS can come before the client's
+/// preface is decided).
+const INNER_SNIFF_CAP: usize = 64 * 1024;
+
+impl Parsers {
+    fn started(&self) -> bool {
+        self.h1.is_some() || self.h2.is_some()
+    }
+
+    /// Starts parsing decrypted TLS plaintext: by ALPN when it is known,
+    /// else from the client's first bytes.
+    fn feed_decrypted(&mut self, alpn: Option<&str>, side: Side, data: &[u8], at: At) {
+        if self.unreadable {
+            return;
+        }
+        if !self.started() {
+            match alpn {
+                Some("h2") => self.h2 = Some(Box::new(Http2::new_tls())),
+                Some("http/1.1" | "http/1.0") => self.h1 = Some(Box::new(Http1::new())),
+                _ => {
+                    let buf = self.sniff.get(side.idx()).map_or(&[][..], Vec::as_slice);
+                    let mut head = buf.to_vec();
+                    head.extend_from_slice(
+                        data.get(..SNIFF_LEN.min(data.len())).unwrap_or_default(),
+                    );
+                    match (
+                        side,
+                        judge(
+                            Side::Client,
+                            head.get(..SNIFF_LEN.min(head.len())).unwrap_or_default(),
+                        ),
+                    ) {
+                        (Side::Client, Verdict::H2Preface) => {
+                            self.h2 = Some(Box::new(Http2::new_tls()))
+                        }
+                        (Side::Client, Verdict::Http1 { .. }) => {
+                            self.h1 = Some(Box::new(Http1::new()))
+                        }
+                        (Side::Client, Verdict::Other | Verdict::Tls) => {
+                            self.unreadable = true;
+                            self.sniff = Default::default();
+                            return;
+                        }
+                        (Side::Client, Verdict::Wait) | (Side::Server, _) => {
+                            match self.sniff.get_mut(side.idx()) {
+                                Some(b) if b.len() + data.len() <= INNER_SNIFF_CAP => {
+                                    b.extend_from_slice(data)
+                                }
+                                _ => {
+                                    self.unreadable = true;
+                                    self.sniff = Default::default();
+                                }
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
+            let [client, server] = std::mem::take(&mut self.sniff);
+            for (s, bytes) in [(Side::Client, client), (Side::Server, server)] {
+                if !bytes.is_empty() {
+                    self.feed(s, &bytes, at);
+                }
+            }
+        }
+        self.feed(side, data, at);
+    }
+
+    /// Hands bytes to whichever HTTP parser reads the connection now.
+    fn feed(&mut self, side: Side, data: &[u8], at: At) {
+        if let Some(h2) = &mut self.h2 {
+            h2.on_data(side, data, at);
+            self.collect();
+            return;
+        }
+        if self.switched.is_some() {
+            return;
+        }
+        if let Some(h1) = &mut self.h1 {
+            h1.on_data(side, data, at);
+            let switch = h1.take_switch();
+            self.collect();
+            if let Some(switch) = switch {
+                self.switched = Some(switch.tag());
+                if let SwitchKind::H2c { stream1 } = switch.kind {
+                    let mut h2 = Box::new(Http2::new_after_upgrade(stream1));
+                    if !switch.client_rest.is_empty() {
+                        h2.on_data(Side::Client, &switch.client_rest, switch.at);
+                    }
+                    if !switch.server_rest.is_empty() {
+                        h2.on_data(Side::Server, &switch.server_rest, switch.at);
+                    }
+                    self.h2 = Some(h2);
+                    self.collect();
+                }
+            }
+        }
+    }
+
+    fn on_gap(&mut self, side: Side, len: u64) {
+        if let Some(h2) = &mut self.h2 {
+            h2.on_gap(side, len);
+        } else if let Some(h1) = &mut self.h1 {
+            h1.on_gap(side, len);
+        }
+    }
+
+    fn on_close(&mut self, at: At) {
+        if let Some(h1) = &mut self.h1 {
+            h1.on_close(at);
+        }
+        if let Some(h2) = &mut self.h2 {
+            h2.on_close(at);
+        }
+        self.collect();
+    }
+
+    /// Moves finished exchanges out of the parsers.
+    fn collect(&mut self) {
+        if let Some(h1) = &mut self.h1 {
+            self.requests.extend(h1.take_requests().map(|e| e.request));
+        }
+        if let Some(h2) = &mut self.h2 {
+            for e in h2.take_requests() {
+                if !e.request_headers_known {
+                    self.unknown_h2_requests += 1;
+                }
+                self.requests.push(e.request);
+            }
+        }
+    }
 }
 
 /// What the first bytes of one side say.
@@ -129,6 +279,14 @@ impl Session {
         Session::default()
     }
 
+    /// A session that decrypts TLS with the secrets in `keys`.
+    pub fn with_keys(keys: Option<Rc<KeyStore>>) -> Session {
+        Session {
+            keys,
+            ..Session::default()
+        }
+    }
+
     pub fn protocol(&self) -> Protocol {
         self.protocol
     }
@@ -138,60 +296,72 @@ impl Session {
     }
 
     pub fn http1(&self) -> Option<&Http1> {
-        self.h1.as_deref()
+        self.http.h1.as_deref()
     }
 
     pub fn http2(&self) -> Option<&Http2> {
-        self.h2.as_deref()
+        self.http.h2.as_deref()
     }
 
     pub fn switched(&self) -> Option<SwitchTag> {
-        self.switched
+        self.http.switched
     }
 
     /// The requests seen so far, in the order their exchanges finished.
     pub fn take_requests(&mut self) -> Vec<Request> {
-        std::mem::take(&mut self.requests)
+        std::mem::take(&mut self.http.requests)
     }
 
     pub fn unknown_h2_requests(&self) -> u64 {
-        self.unknown_h2_requests
+        self.http.unknown_h2_requests
     }
 
     /// What the connection shows of HTTP: parsed when the bytes could be
-    /// read, else estimated from the shape of the TLS records.
+    /// read (cleartext, or decrypted), else estimated from the shape of the
+    /// TLS records.
     pub fn http_facts(&self) -> Option<Http> {
-        if self.h1.is_some() || self.h2.is_some() {
+        if self.http.started() {
             return Some(self.observed_http());
         }
-        self.tls.as_deref().and_then(estimated_http)
+        let tls = self.tls.as_deref()?;
+        if tls.summary().decrypted && self.http.requests.is_empty() && !self.http.unreadable {
+            // Decrypted, and no application data came: nothing was asked.
+            return estimated_http(tls).map(|mut h| {
+                h.requests = Some(0);
+                h.requests_basis = Basis::Observed;
+                h.application_data = Some(false);
+                h
+            });
+        }
+        estimated_http(tls)
     }
 
     fn observed_http(&self) -> Http {
-        let h1 = self.h1.as_ref().map(|h| h.summary());
-        let h2 = self.h2.as_ref().map(|h| h.summary());
+        let http = &self.http;
+        let h1 = http.h1.as_ref().map(|h| h.summary());
+        let h2 = http.h2.as_ref().map(|h| h.summary());
         let protocol = match (&h1, &h2, self.tls.is_some()) {
             (_, Some(_), true) => Some("h2"),
             (_, Some(_), false) => Some("h2c"),
             (Some(s), None, _) => s.version.map(http1::Version::as_str),
             (None, None, _) => None,
         };
-        let requests = self.requests.len() as u64;
+        let requests = http.requests.len() as u64;
         Http {
             protocol,
             protocol_basis: Some(ProtocolBasis::Observed),
             requests: Some(requests),
             requests_basis: Basis::Observed,
-            responses: Some(self.requests.iter().filter(|r| r.status.is_some()).count() as u64),
+            responses: Some(http.requests.iter().filter(|r| r.status.is_some()).count() as u64),
             peak_concurrent_streams: h2.as_ref().map(|s| s.peak_concurrent_streams),
             max_concurrent_streams: h2.as_ref().and_then(|s| s.max_concurrent_streams),
             application_data: None,
             close_requested_by: h1.as_ref().and_then(|s| s.close.as_ref()).map(|c| c.by),
-            switched: self.switched,
+            switched: http.switched,
             goaways: h2.as_ref().map_or(0, |s| s.goaways.len()),
             resets: h2.as_ref().map_or(0, |s| s.resets.len()),
             pushes: h2.as_ref().map_or(0, |s| s.pushes),
-            unreadable_requests: self.unknown_h2_requests,
+            unreadable_requests: http.unknown_h2_requests,
         }
     }
 
@@ -214,7 +384,7 @@ impl Session {
                 bytes: a.bytes,
             }));
         }
-        if let Some(h) = &self.h1 {
+        if let Some(h) = &self.http.h1 {
             out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
                 connection: 0,
                 layer: Layer::Http,
@@ -224,7 +394,7 @@ impl Session {
                 bytes: None,
             }));
         }
-        if let Some(h) = &self.h2 {
+        if let Some(h) = &self.http.h2 {
             out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
                 connection: 0,
                 layer: Layer::Http,
@@ -252,15 +422,18 @@ impl Session {
         self.protocol = match verdict {
             Verdict::Wait => return,
             Verdict::Tls => {
-                self.tls = Some(Box::default());
+                self.tls = Some(Box::new(match &self.keys {
+                    Some(keys) => TlsSession::with_keys(Rc::clone(keys)),
+                    None => TlsSession::new(),
+                }));
                 Protocol::Tls
             }
             Verdict::H2Preface => {
-                self.h2 = Some(Box::new(Http2::new_prior_knowledge()));
+                self.http.h2 = Some(Box::new(Http2::new_prior_knowledge()));
                 Protocol::Http
             }
             Verdict::Http1 { midstream } => {
-                self.h1 = Some(Box::new(if midstream {
+                self.http.h1 = Some(Box::new(if midstream {
                     Http1::new_midstream()
                 } else {
                     Http1::new()
@@ -279,51 +452,16 @@ impl Session {
 
     /// Hands bytes to whichever parser reads this connection now.
     fn feed(&mut self, side: Side, data: &[u8], at: At) {
-        if let Some(t) = &mut self.tls {
-            t.on_data(side, data, at);
-            return;
-        }
-        if let Some(h2) = &mut self.h2 {
-            h2.on_data(side, data, at);
-            self.collect();
-            return;
-        }
-        if self.switched.is_some() {
-            return;
-        }
-        if let Some(h1) = &mut self.h1 {
-            h1.on_data(side, data, at);
-            let switch = h1.take_switch();
-            self.collect();
-            if let Some(switch) = switch {
-                self.switched = Some(switch.tag());
-                if let SwitchKind::H2c { stream1 } = switch.kind {
-                    let mut h2 = Box::new(Http2::new_after_upgrade(stream1));
-                    if !switch.client_rest.is_empty() {
-                        h2.on_data(Side::Client, &switch.client_rest, switch.at);
-                    }
-                    if !switch.server_rest.is_empty() {
-                        h2.on_data(Side::Server, &switch.server_rest, switch.at);
-                    }
-                    self.h2 = Some(h2);
-                    self.collect();
-                }
+        let Session { tls, http, .. } = self;
+        match tls {
+            Some(t) => {
+                t.on_data(side, data, at);
+                let alpn = t.negotiated_alpn();
+                t.take_plaintext(&mut |s, bytes, when| {
+                    http.feed_decrypted(alpn.as_deref(), s, bytes, when)
+                });
             }
-        }
-    }
-
-    /// Moves finished exchanges out of the parsers.
-    fn collect(&mut self) {
-        if let Some(h1) = &mut self.h1 {
-            self.requests.extend(h1.take_requests().map(|e| e.request));
-        }
-        if let Some(h2) = &mut self.h2 {
-            for e in h2.take_requests() {
-                if !e.request_headers_known {
-                    self.unknown_h2_requests += 1;
-                }
-                self.requests.push(e.request);
-            }
+            None => http.feed(side, data, at),
         }
     }
 }
@@ -454,14 +592,10 @@ impl Analyzer for Session {
                 if let Some(t) = &mut self.tls {
                     t.on_gap(side, len);
                 }
+                // A hole in decrypted HTTP: the parsers resynchronise.
+                self.http.on_gap(side, len);
             }
-            Protocol::Http => {
-                if let Some(h2) = &mut self.h2 {
-                    h2.on_gap(side, len);
-                } else if let Some(h1) = &mut self.h1 {
-                    h1.on_gap(side, len);
-                }
-            }
+            Protocol::Http => self.http.on_gap(side, len),
             Protocol::Other => {}
         }
     }
@@ -481,16 +615,15 @@ impl Analyzer for Session {
             };
             self.start(verdict, at);
         }
-        if let Some(t) = &mut self.tls {
+        let Session { tls, http, .. } = self;
+        if let Some(t) = tls {
             t.on_close(closer, at);
+            let alpn = t.negotiated_alpn();
+            t.take_plaintext(&mut |s, bytes, when| {
+                http.feed_decrypted(alpn.as_deref(), s, bytes, when)
+            });
         }
-        if let Some(h1) = &mut self.h1 {
-            h1.on_close(at);
-        }
-        if let Some(h2) = &mut self.h2 {
-            h2.on_close(at);
-        }
-        self.collect();
+        http.on_close(at);
     }
 }
 

@@ -1,8 +1,10 @@
 //! Command-line arguments, validated into a [`Config`].
 
 use crate::gate::Gate;
+use crate::keys::KeyLog;
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -55,6 +57,12 @@ pub struct Args {
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
 
+    /// TLS key log (NSS format: SSLKEYLOGFILE, Go's KeyLogWriter) to decrypt
+    /// with; repeatable. The file named by SSLKEYLOGFILE is read too, and a
+    /// pcapng's own Decryption Secrets Blocks always are.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
+
     /// No warnings and no progress bar on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -70,6 +78,11 @@ pub struct Config {
     pub html: Option<PathBuf>,
     pub gates: Vec<Gate>,
     pub quiet: bool,
+    /// Secrets from every key log given.
+    pub keys: Arc<KeyLog>,
+    /// Malformed key log lines ("FILE: key log line N: why"), and notes
+    /// such as the use of SSLKEYLOGFILE, for stderr.
+    pub notes: Vec<String>,
 }
 
 impl Config {
@@ -83,8 +96,34 @@ impl Config {
             html: None,
             gates: Vec::new(),
             quiet: true,
+            keys: Arc::default(),
+            notes: Vec::new(),
         }
     }
+
+    /// The same, decrypting with the key log files `paths`.
+    pub fn with_keylogs(captures: Vec<PathBuf>, paths: &[PathBuf]) -> anyhow::Result<Config> {
+        let (keys, notes) = load_keylogs(paths)?;
+        Ok(Config {
+            keys: Arc::new(keys),
+            notes,
+            ..Config::new(captures)
+        })
+    }
+}
+
+/// Reads and merges key logs; their malformed lines become notes.
+fn load_keylogs(paths: &[PathBuf]) -> anyhow::Result<(KeyLog, Vec<String>)> {
+    let mut keys = KeyLog::new();
+    let mut notes = Vec::new();
+    for path in paths {
+        let text =
+            std::fs::read(path).map_err(|e| anyhow::anyhow!("--keylog {}: {e}", path.display()))?;
+        let (log, warnings) = KeyLog::parse(&text);
+        notes.extend(warnings.iter().map(|w| format!("{}: {w}", path.display())));
+        keys.merge(log);
+    }
+    Ok((keys, notes))
 }
 
 impl TryFrom<Args> for Config {
@@ -110,6 +149,20 @@ impl TryFrom<Args> for Config {
         if args.csv_dir.is_some() && args.format != OutputFormat::Csv {
             anyhow::bail!("--csv-dir goes with --format csv");
         }
+        let mut keylogs = args.keylog.clone();
+        let mut env_note = None;
+        if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
+            let path = PathBuf::from(path);
+            if path.is_file() {
+                env_note = Some(format!(
+                    "reading TLS keys from SSLKEYLOGFILE={}",
+                    path.display()
+                ));
+                keylogs.push(path);
+            }
+        }
+        let (keys, mut notes) = load_keylogs(&keylogs)?;
+        notes.splice(0..0, env_note);
         Ok(Config {
             captures: args.captures,
             format: args.format,
@@ -118,6 +171,8 @@ impl TryFrom<Args> for Config {
             html: args.html,
             gates,
             quiet: args.quiet,
+            keys: Arc::new(keys),
+            notes,
         })
     }
 }

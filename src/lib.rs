@@ -89,10 +89,11 @@ pub struct Outcome {
 /// given. `progress`, when given, advances by the bytes read.
 pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> Outcome {
     use rayon::prelude::*;
+    let keys = std::sync::Arc::clone(&config.keys);
     let results: Vec<analyze::CaptureResult> = config
         .captures
         .par_iter()
-        .map(|path| analyze::file(path, progress))
+        .map(|path| analyze::file(path, &keys, progress))
         .collect();
     let mut parts = Vec::new();
     let mut problems = Vec::new();

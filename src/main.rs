@@ -42,10 +42,25 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE_OR_UNREADABLE);
         }
     };
+    if !config.quiet {
+        for note in &config.notes {
+            eprintln!("connreuse: {note}");
+        }
+    }
     let bar = progress(&config);
     let outcome = connreuse::run(&config, bar.as_ref());
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if !config.quiet {
+        for c in &outcome.ledger.captures {
+            for w in &c.keylog_warnings {
+                eprintln!(
+                    "connreuse: warning: {}: decryption secrets block: {w}",
+                    c.file
+                );
+            }
+        }
     }
     for p in &outcome.problems {
         if p.is_unreadable() {

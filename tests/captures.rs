@@ -118,6 +118,10 @@ fn tcp_figures_agree_with_tshark() {
 fn tls_figures_agree_with_tshark() {
     let mut diff = Diff(Vec::new());
     for (name, want) in expected() {
+        // Keys inside the capture decrypt it: see decryption_*.
+        if want["keys_embedded"] == true {
+            continue;
+        }
         let capture = want["capture"].as_str().expect("capture name");
         let ours = run(capture, &[]);
         let (t, w) = (&ours["totals"], &want["totals"]);
@@ -184,6 +188,9 @@ fn tls_figures_agree_with_tshark() {
 fn http_figures_agree_with_tshark() {
     let mut diff = Diff(Vec::new());
     for (name, want) in expected() {
+        if want["keys_embedded"] == true {
+            continue;
+        }
         let capture = want["capture"].as_str().expect("capture name");
         let ours = run(capture, &[]);
         let (t, w) = (&ours["totals"], &want["totals"]);
@@ -245,4 +252,168 @@ fn http_figures_agree_with_tshark() {
         diff.0.len(),
         diff.0.join("\n")
     );
+}
+
+/// With each capture's key log (or the secrets embedded in the pcapng),
+/// every TLS connection decrypts and every request is observed: the counts
+/// equal tshark's with the same keys (`tshark -o tls.keylog_file:KEYS`, see
+/// testdata/expected.sh), per connection too, and the ALPN a TLS 1.3 server
+/// chose is read from the decrypted EncryptedExtensions.
+#[test]
+fn decryption_makes_every_request_observed() {
+    let mut diff = Diff(Vec::new());
+    let mut decrypted = 0;
+    for (name, want) in expected() {
+        if want["totals"]["tls_client_hellos"] == 0 {
+            continue;
+        }
+        let capture = want["capture"].as_str().expect("capture name");
+        let keylog = want["keylog"]
+            .as_str()
+            .map(|k| root().join("testdata/captures").join(k));
+        let args: Vec<String> = keylog
+            .iter()
+            .flat_map(|k| ["--keylog".to_string(), k.display().to_string()])
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ours = run(capture, &args);
+        let (t, w) = (&ours["totals"], &want["totals"]);
+        diff.eq(format!("{name} requests"), &t["requests"], &w["requests"]);
+        diff.eq(
+            format!("{name} requests_estimated"),
+            &t["requests_estimated"],
+            &Value::from(0),
+        );
+        diff.eq(
+            format!("{name} connections_with_requests"),
+            &t["connections_with_requests"],
+            &w["connections_with_requests"],
+        );
+        // A connection can be decrypted when the key log has its secrets
+        // (Go logs them only for handshakes it completes) or when it
+        // resumed a session whose secrets are known.
+        let per = want["per_connection"].as_array().expect("per_connection");
+        let decryptable = |c: &Value| {
+            c["server_hellos"] != 0 && (c["keys_logged"] == true || c["resumed"] == true)
+        };
+        let expected_decrypted = per.iter().filter(|c| decryptable(c)).count();
+        diff.eq(
+            format!("{name} connections_decrypted"),
+            &t["connections_decrypted"],
+            &Value::from(expected_decrypted),
+        );
+        let conns = ours["connections"].as_array().expect("connections");
+        for theirs in per {
+            let Some(c) = conns
+                .iter()
+                .find(|c| c["first_packet"] == theirs["first_frame"])
+            else {
+                continue;
+            };
+            let at = format!("{name} stream {}", theirs["stream"]);
+            if !decryptable(theirs) {
+                if theirs["server_hellos"] != 0 {
+                    diff.eq(
+                        format!("{at} decrypt_error"),
+                        &c["tls"]["decrypt_error"],
+                        &Value::from("no key"),
+                    );
+                }
+                continue;
+            }
+            decrypted += 1;
+            diff.eq(
+                format!("{at} decrypted"),
+                &c["tls"]["decrypted"],
+                &Value::Bool(true),
+            );
+            diff.eq(
+                format!("{at} decrypt_error"),
+                &c["tls"]["decrypt_error"],
+                &Value::Null,
+            );
+            diff.eq(format!("{at} alpn"), &c["tls"]["alpn"], &theirs["alpn"]);
+            let requests = if theirs["requests"] == 0 && c["http"]["requests"].is_null() {
+                Value::from(0)
+            } else {
+                c["http"]["requests"].clone()
+            };
+            diff.eq(format!("{at} requests"), &requests, &theirs["requests"]);
+            if theirs["version"] == "TLS 1.3" {
+                diff.eq(
+                    format!("{at} alpn_source"),
+                    &c["tls"]["alpn_source"],
+                    &Value::from("decrypted"),
+                );
+            }
+        }
+    }
+    assert!(
+        diff.0.is_empty(),
+        "{} differences:\n{}",
+        diff.0.len(),
+        diff.0.join("\n")
+    );
+    assert!(decrypted > 200, "{decrypted} connections decrypted");
+}
+
+/// The capture with a Decryption Secrets Block decrypts with no --keylog.
+#[test]
+fn embedded_secrets_decrypt_without_a_key_log() {
+    let (_, want) = expected()
+        .into_iter()
+        .find(|(_, w)| w["keys_embedded"] == true)
+        .expect("a DSB capture");
+    let ours = run(want["capture"].as_str().expect("name"), &[]);
+    assert_eq!(ours["captures"][0]["embedded_secrets"], true);
+    assert_eq!(
+        ours["totals"]["connections_decrypted"],
+        want["totals"]["tls_server_hellos"]
+    );
+    assert_eq!(ours["totals"]["requests"], want["totals"]["requests"]);
+}
+
+/// A key log for other connections says "no key"; a damaged secret says
+/// where authentication failed; neither yields a single made-up request.
+#[test]
+fn wrong_keys_give_a_reason_never_garbage() {
+    let other = root().join("testdata/captures/curl-tls13-aes256.keys");
+    let ours = run(
+        "go-h2-sequential.pcap",
+        &["--keylog", other.to_str().expect("path")],
+    );
+    let c = &ours["connections"][0];
+    assert_eq!(c["tls"]["decrypt_error"], "no key");
+    assert_eq!(ours["totals"]["requests"], 0);
+
+    // One hex digit changed in every secret of the right key log.
+    let keys = std::fs::read_to_string(root().join("testdata/captures/go-h2-sequential.keys"))
+        .expect("keys");
+    let damaged: String = keys
+        .lines()
+        .map(|l| {
+            let mut parts: Vec<String> = l.split(' ').map(str::to_string).collect();
+            if let Some(secret) = parts.get_mut(2) {
+                let flipped = if secret.starts_with('0') { "1" } else { "0" };
+                secret.replace_range(0..1, flipped);
+            }
+            parts.join(" ") + "\n"
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("connreuse-damaged-{}.keys", std::process::id()));
+    std::fs::write(&path, damaged).expect("write");
+    let ours = run(
+        "go-h2-sequential.pcap",
+        &["--keylog", path.to_str().expect("path")],
+    );
+    let _ = std::fs::remove_file(&path);
+    let c = &ours["connections"][0];
+    let why = c["tls"]["decrypt_error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("authentication failed at record 0"),
+        "{why}"
+    );
+    assert_eq!(c["tls"]["decrypted"], false);
+    assert_eq!(ours["totals"]["requests"], 0);
+    assert_eq!(ours["requests"], Value::Array(Vec::new()));
 }

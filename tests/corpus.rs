@@ -45,7 +45,7 @@ fn analyze_bounded(path: &Path, limit: Duration) -> Result<analyze::CaptureResul
     let (tx, rx) = mpsc::channel();
     let p = path.to_path_buf();
     std::thread::spawn(move || {
-        let result = std::panic::catch_unwind(|| analyze::file(&p, None));
+        let result = std::panic::catch_unwind(|| analyze::file(&p, &Default::default(), None));
         let _ = tx.send(result);
     });
     match rx.recv_timeout(limit) {

@@ -55,7 +55,9 @@ fn run(name: &str, bytes: Vec<u8>) -> CaptureResult {
     let (tx, rx) = mpsc::channel();
     let owned = name.to_string();
     std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(|| analyze::reader(owned, Box::new(Cursor::new(bytes))));
+        let r = std::panic::catch_unwind(|| {
+            analyze::reader(owned, Box::new(Cursor::new(bytes)), &Default::default())
+        });
         let _ = tx.send(r);
     });
     match rx.recv_timeout(Duration::from_secs(60)) {

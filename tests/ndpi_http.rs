@@ -26,7 +26,7 @@ fn cleartext_request_counts_agree_with_tshark() {
         if tshark == 0 {
             continue;
         }
-        let result = analyze::file(&root.join(name), None);
+        let result = analyze::file(&root.join(name), &Default::default(), None);
         let ours: u64 = result
             .connections
             .iter()

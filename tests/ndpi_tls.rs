@@ -119,7 +119,7 @@ fn tls_facts_agree_with_ndpi() {
             continue;
         }
         let capture = root.join("ndpi").join(&name);
-        let result = analyze::file(&capture, None);
+        let result = analyze::file(&capture, &Default::default(), None);
         let mut seen = std::collections::HashSet::new();
         for c in &result.connections {
             let mut ends = [c.tcp.client.to_string(), c.tcp.server.to_string()];

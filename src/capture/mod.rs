@@ -225,6 +225,11 @@ impl Reader {
         self.offset
     }
 
+    /// Whether Decryption Secrets Blocks were read since the last take.
+    pub fn has_secrets(&self) -> bool {
+        !self.secrets.is_empty()
+    }
+
     /// Secrets gathered from Decryption Secrets Blocks since the last call.
     pub fn take_secrets(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.secrets)

@@ -147,7 +147,7 @@ pub struct Table<A> {
     conns: HashMap<Key, Conn<A>>,
     budget: usize,
     finished: Vec<(Tcp, A)>,
-    new_app: fn() -> A,
+    new_app: Box<dyn Fn() -> A>,
     packets_since_sweep: u64,
     last_sweep: Ts,
     now: Ts,
@@ -155,12 +155,13 @@ pub struct Table<A> {
 }
 
 impl<A: Analyzer> Table<A> {
-    pub fn new(new_app: fn() -> A) -> Table<A> {
+    /// A table whose connections get their analyzer from `new_app`.
+    pub fn new(new_app: impl Fn() -> A + 'static) -> Table<A> {
         Table {
             conns: HashMap::new(),
             budget: GLOBAL_PENDING,
             finished: Vec::new(),
-            new_app,
+            new_app: Box::new(new_app),
             packets_since_sweep: 0,
             last_sweep: Ts(i64::MIN),
             now: Ts(i64::MIN),
@@ -206,7 +207,7 @@ impl<A: Analyzer> Table<A> {
                 self.finish(key, None);
             }
         }
-        let new_app = self.new_app;
+        let new_app = &self.new_app;
         let conn = self.conns.entry(key).or_insert_with(|| {
             let (client, server, inferred) = initial_roles(seg, src, dst);
             Conn {

@@ -112,6 +112,11 @@ pub struct Capture {
     pub malformed_packets: u64,
     /// Why reading stopped before the end, if it did.
     pub error: Option<String>,
+    /// The capture carries TLS secrets (pcapng Decryption Secrets Blocks).
+    pub embedded_secrets: bool,
+    /// Malformed lines of those secrets (line numbers and why; never the
+    /// secrets themselves).
+    pub keylog_warnings: Vec<String>,
 }
 
 /// One TCP connection and what it carried.
@@ -208,6 +213,10 @@ pub struct Totals {
     pub requests: u64,
     /// Requests estimated from encrypted traffic.
     pub requests_estimated: u64,
+    /// TLS connections whose handshake had secrets in a key log.
+    pub connections_with_keys: usize,
+    /// TLS connections whose records were all decrypted.
+    pub connections_decrypted: usize,
     /// Connections with at least one observed or estimated request, or,
     /// where requests cannot be counted, with application data beyond
     /// setting the connection up.
@@ -306,6 +315,18 @@ impl Ledger {
                 .map(|t| t.client_hellos)
                 .sum(),
             tls_handshakes,
+            connections_with_keys: connections
+                .iter()
+                .filter_map(|c| c.tls.as_ref())
+                .filter(|t| {
+                    t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
+                })
+                .count(),
+            connections_decrypted: connections
+                .iter()
+                .filter_map(|c| c.tls.as_ref())
+                .filter(|t| t.decrypted)
+                .count(),
             requests: observed,
             requests_estimated: estimated,
             connections_with_requests: with_requests,

@@ -453,6 +453,8 @@ pub const CONNECTION_COLUMNS: &[&str] = &[
     "tls_late_handshake_records_client",
     "tls_late_handshake_records_server",
     "tls_anomalies",
+    "tls_decrypted",
+    "tls_decrypt_error",
     "http_protocol",
     "http_protocol_basis",
     "http_requests",
@@ -469,8 +471,8 @@ pub const CONNECTION_COLUMNS: &[&str] = &[
     "http_unreadable_requests",
 ];
 
-/// Cells in `CONNECTION_COLUMNS` from `tls_version` to `tls_anomalies`.
-const TLS_CELLS: usize = 26;
+/// Cells in `CONNECTION_COLUMNS` from `tls_version` to `tls_decrypt_error`.
+const TLS_CELLS: usize = 28;
 /// Cells from `http_protocol` to `http_unreadable_requests`.
 const HTTP_CELLS: usize = 14;
 
@@ -555,6 +557,8 @@ fn connection_row(r: &mut Rows, id: usize, c: &Connection, server: &str) -> io::
             r.num(late_client)?;
             r.num(late_server)?;
             r.num(s.anomalies)?;
+            r.num(s.decrypted)?;
+            r.opt(s.decrypt_error.as_deref())?;
         }
         None => {
             for _ in 0..TLS_CELLS {
@@ -757,6 +761,8 @@ mod tests {
             first_records: Vec::new(),
             late_handshake_records: [1, 2],
             anomalies: 0,
+            decrypted: false,
+            decrypt_error: None,
         });
         c
     }

@@ -119,9 +119,22 @@ pub struct ClientHello {
     pub ja4: Option<String>,
     #[serde(skip)]
     pub random: [u8; 32],
+    /// A fingerprint of the session ticket presented, to find the session
+    /// it resumes (RFC 5077 section 3.4); not part of the report.
+    #[serde(skip)]
+    pub ticket_id: Option<u64>,
     /// Extension types whose content tls-parser rejected (still fingerprinted).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub malformed_extensions: Vec<u16>,
+}
+
+/// FNV-1a over a session ticket: tells tickets apart to find the master
+/// secret of the session one resumes. A collision would only make the
+/// wrong key fail authentication, which is reported.
+pub fn ticket_id(ticket: &[u8]) -> u64 {
+    ticket.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Facts of one ServerHello (or HelloRetryRequest).
@@ -145,6 +158,8 @@ pub struct ServerHello {
     /// An (empty) session_ticket extension: the server will send a ticket
     /// (RFC 5077 3.2).
     pub ticket_promised: bool,
+    /// encrypt_then_mac (RFC 7366): CBC records are MACed after encryption.
+    pub encrypt_then_mac: bool,
     #[serde(skip)]
     pub random: [u8; 32],
 }
@@ -199,6 +214,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
         ja3: None,
         ja4: None,
         random: random32(ch.random),
+        ticket_id: None,
         malformed_extensions: Vec::new(),
     };
     for (typ, whole) in extensions(ch.ext.unwrap_or_default()) {
@@ -250,6 +266,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
                 out.session_ticket = if t.is_empty() {
                     TicketOffer::Empty
                 } else {
+                    out.ticket_id = Some(ticket_id(t));
                     TicketOffer::Ticket(t.len())
                 };
             }
@@ -324,6 +341,7 @@ pub fn parse_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> 
         ja3: None,
         ja4: None,
         random: random32(challenge),
+        ticket_id: None,
         malformed_extensions: Vec::new(),
     })
 }
@@ -341,9 +359,15 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
         psk: false,
         hrr: random == HRR_RANDOM,
         ticket_promised: false,
+        encrypt_then_mac: false,
         random,
     };
-    for (_, whole) in extensions(sh.ext.unwrap_or_default()) {
+    for (kind, whole) in extensions(sh.ext.unwrap_or_default()) {
+        // RFC 7366 section 2: an empty extension 22.
+        if kind == 22 {
+            out.encrypt_then_mac = true;
+            continue;
+        }
         let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
             continue;
         };

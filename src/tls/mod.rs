@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+pub mod decrypt;
 pub mod fingerprint;
 mod hello;
 mod names;

@@ -267,6 +267,11 @@ pub struct TlsSummary {
     /// or HelloRequest), per side [client, server].
     pub late_handshake_records: [u64; 2],
     pub anomalies: usize,
+    /// Every record read so far could be decrypted with the key logs.
+    pub decrypted: bool,
+    /// Why not: "no key", "unsupported cipher suite X", "authentication
+    /// failed at record N"; null when decrypted or when no key log was given.
+    pub decrypt_error: Option<String>,
 }
 
 /// Handshake message reassembly for one side (RFC 8446 5.1: messages may
@@ -287,8 +292,10 @@ enum HsEvent<'a> {
     TooLarge(u8, usize),
 }
 
+/// Messages whose bodies are read: the hellos, and the TLS 1.2
+/// NewSessionTicket (RFC 5077 section 3.3) for resumption by ticket.
 fn wanted(typ: u8) -> bool {
-    typ == 1 || typ == 2
+    typ == 1 || typ == 2 || typ == 4
 }
 
 impl HsReader {
@@ -387,6 +394,8 @@ struct Core {
     /// Deliver ciphertext fragments instead of skipping them: the switch a
     /// decryptor turns on. Off, application data is never copied.
     deliver_ciphertext: bool,
+    /// Decryption, when key logs were given.
+    decrypt: Option<super::decrypt::Decrypt>,
 }
 
 impl RecordSink for Core {
@@ -412,8 +421,13 @@ impl RecordSink for Core {
                 self.on_client_hello(ch, at);
             }
             RecordEvent::Record {
-                ctype, fragment, ..
+                ctype,
+                version,
+                fragment,
             } => {
+                if let Some(d) = &mut self.decrypt {
+                    d.on_record(side, ctype, version, fragment, at);
+                }
                 self.note_record(side, ctype, at);
                 let plaintext = !*self.encrypted.of(side);
                 match ctype {
@@ -480,6 +494,13 @@ impl Core {
             }
             HsEvent::Message(2, body) if side == Side::Server => {
                 self.on_server_hello(hello::parse_server_hello(body), at)
+            }
+            HsEvent::Message(4, body) if side == Side::Server => {
+                // NewSessionTicket: lifetime hint (4), ticket length (2), ticket.
+                if let (Some(d), Some(ticket)) = (&mut self.decrypt, body.get(6..)) {
+                    d.on_ticket(ticket);
+                }
+                self.on_message_type(side, 4);
             }
             HsEvent::Message(t, _) | HsEvent::Skipped(t) => self.on_message_type(side, t),
             HsEvent::TooLarge(t, len) => {
@@ -582,6 +603,20 @@ impl Core {
                 _ => None,
             };
         }
+        if let (Some(d), Some(ch)) = (&mut self.decrypt, &h.client_hello) {
+            d.on_server_hello(
+                &ch.random,
+                &sh.random,
+                ch.session_id.as_bytes(),
+                sh.session_id.as_bytes(),
+                sh.cipher_suite,
+                sh.version,
+                sh.encrypt_then_mac,
+                ch.early_data,
+                ch.ticket_id,
+            );
+            self.deliver_ciphertext = d.active();
+        }
         h.server_hello = Some(sh);
     }
 
@@ -606,6 +641,9 @@ impl Core {
     }
 
     fn on_ccs(&mut self, side: Side) {
+        if let Some(d) = &mut self.decrypt {
+            d.on_ccs(side);
+        }
         let Some(h) = self.handshakes.last_mut() else {
             // No handshake seen (capture began later): a CCS still means
             // this side encrypts from here on in TLS 1.2.
@@ -777,6 +815,36 @@ impl TlsSession {
         }
     }
 
+    /// A session that decrypts with the secrets in `keys`.
+    pub fn with_keys(keys: std::rc::Rc<super::decrypt::KeyStore>) -> Self {
+        let mut s = Self::new();
+        s.core.decrypt = Some(super::decrypt::Decrypt::new(keys));
+        s
+    }
+
+    /// The ALPN protocol the server chose, when it can be read: from the
+    /// ServerHello (TLS 1.2 and below) or decrypted EncryptedExtensions.
+    pub fn negotiated_alpn(&self) -> Option<String> {
+        self.core
+            .decrypt
+            .as_ref()
+            .and_then(|d| d.alpn.clone())
+            .or_else(|| {
+                self.core
+                    .handshakes
+                    .first()
+                    .and_then(|h| h.server_hello.as_ref())
+                    .and_then(|sh| sh.alpn.clone())
+            })
+    }
+
+    /// Hands decrypted application data, in order, to `sink`.
+    pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
+        if let Some(d) = &mut self.core.decrypt {
+            d.drain(sink);
+        }
+    }
+
     /// Deliver ciphertext fragments (application data and encrypted
     /// handshake records) instead of skipping them by length: the switch a
     /// decryptor turns on once it holds keys for this connection.
@@ -794,6 +862,9 @@ impl TlsSession {
 
     /// `len` bytes sent by `side` were not captured.
     pub fn on_gap(&mut self, side: Side, len: u64) {
+        if let Some(d) = &mut self.core.decrypt {
+            d.on_gap(side);
+        }
         let Self { framers, core, .. } = self;
         if let Some(f) = framers.get_mut(side.idx()) {
             f.on_gap(len, core);
@@ -841,10 +912,24 @@ impl TlsSession {
         let sh = first
             .and_then(|h| h.server_hello.as_ref())
             .filter(|s| !s.hrr);
+        let decrypted_alpn = c.decrypt.as_ref().and_then(|d| d.alpn.clone());
         let (alpn, alpn_source) = match (first, sh) {
-            (Some(h), Some(_)) if h.tls13() => (None, Some(AlpnSource::Encrypted)),
+            (Some(h), Some(_)) if h.tls13() => match decrypted_alpn {
+                // RFC 8446 4.3.1: EncryptedExtensions, read with the keys.
+                Some(a) => (Some(a), Some(AlpnSource::Decrypted)),
+                None if c.decrypt.as_ref().is_some_and(|d| d.opened > 0) => {
+                    (None, Some(AlpnSource::Decrypted))
+                }
+                None => (None, Some(AlpnSource::Encrypted)),
+            },
             (_, Some(sh)) => (sh.alpn.clone(), Some(AlpnSource::ServerHello)),
             _ => (None, None),
+        };
+        let (decrypted, decrypt_error) = match c.decrypt.as_ref().map(|d| d.status()) {
+            None | Some(super::decrypt::Status::Idle) => (false, None),
+            Some(super::decrypt::Status::NoKey) => (false, Some("no key".to_string())),
+            Some(super::decrypt::Status::Decrypting) => (true, None),
+            Some(super::decrypt::Status::Failed(why)) => (false, Some(why.clone())),
         };
         TlsSummary {
             version: first
@@ -881,6 +966,8 @@ impl TlsSession {
                 c.late_handshake_records.server,
             ],
             anomalies: c.anomalies.len() + c.anomalies_dropped as usize,
+            decrypted,
+            decrypt_error,
         }
     }
 }
