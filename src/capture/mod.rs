@@ -299,7 +299,21 @@ impl Reader {
     }
 
     fn fill(&mut self) -> Result<(), Error> {
-        let n = self.buf.fill_from(&mut self.src)?;
+        let n = match self.buf.fill_from(&mut self.src) {
+            Ok(n) => n,
+            // A cut or damaged gzip or zstd stream: the capture is damaged
+            // there, like a cut file, not unreadable.
+            Err(e) if self.compression != Compression::None => {
+                return Err(Error::Corrupt {
+                    offset: self.offset + self.buf.len() as u64,
+                    what: match e.kind() {
+                        io::ErrorKind::UnexpectedEof => "the compressed stream is cut short",
+                        _ => "the compressed stream is damaged",
+                    },
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             self.eof = true;
         }

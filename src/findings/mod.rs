@@ -278,7 +278,7 @@ fn no_reuse(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
         FindingKind::NoReuse,
         server,
         format!(
-            "{} requests to {} went over {} connections, one request each ({} of {} connections ended that way because the {} {}).",
+            "{} requests to {} went over {} connections, one request each; {} of the {} connections followed by a new one ended that way because the {} {}.",
             singles.len(),
             server.server,
             singles.len(),

@@ -82,10 +82,12 @@ pub fn aggregate(
         {
             protocols.push(p);
         }
+        // Connections without HTTP (other protocols, no payload) carry no
+        // requests: they make no count unknown.
         match (c.http.as_ref().map(|h| h.requests_basis), requests_of(c)) {
             (Some(Basis::Observed), Some(n)) => observed += n,
             (Some(Basis::Estimated), Some(n)) => estimated += n,
-            (_, None) => unknown += 1,
+            (Some(_), None) => unknown += 1,
             _ => {}
         }
     }

@@ -727,7 +727,11 @@ impl Core {
                     h.outcome = Outcome::Failed;
                 }
             }
-            content::HANDSHAKE if h.as_ref().is_some_and(|h| h.completed()) => {
+            // Not the Finished whose record completed the handshake just now.
+            content::HANDSHAKE
+                if h.as_ref()
+                    .is_some_and(|h| h.completed() && h.completed_packet != Some(at.packet)) =>
+            {
                 *self.late_handshake_records.of_mut(side) += 1;
             }
             content::APPLICATION_DATA => {
