@@ -4,6 +4,10 @@
 test:
     bash .ci/run
 
+# The benchmark against cat and tshark (docs/PERFORMANCE.md); SIZE in MB.
+bench size="1000":
+    bench/run.sh {{size}} testdata/captures/go-h2-concurrent-tls12.pcap testdata/captures/go-h1-undrained.pcapng
+
 # tshark's tcp.stream counts over the nDPI corpus (needs tshark).
 oracle corpus="../shared/corpus/ndpi":
     scripts/tshark-tcp-streams.sh {{corpus}} > testdata/oracle/ndpi-tcp-streams.tsv
