@@ -7,38 +7,38 @@
 # with GNU time. Results go to bench/out/ and are summarised on stdout.
 #
 #   bench/run.sh [SIZE_MB] [INPUT...]
+#   FILE=existing.pcap bench/run.sh        (benchmark a capture as it is)
 # Needs: hyperfine, tshark, GNU time (Debian: hyperfine tshark time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1000}
 shift || true
 inputs=("$@")
-if [ ${#inputs[@]} -eq 0 ]; then
-    mapfile -t inputs < <(ls testdata/*.pcap 2>/dev/null | head -20)
-fi
-[ ${#inputs[@]} -gt 0 ] || { echo "no input captures" >&2; exit 2; }
 out=bench/out
 mkdir -p "$out"
 cargo build --release --bin connreuse --example synth
-file=$out/bench-${size}m.pcap
-[ -f "$file" ] || target/release/examples/synth "$file" "$size" "${inputs[@]}"
+file=${FILE:-$out/bench-${size}m.pcap}
+if [ ! -f "$file" ]; then
+    [ ${#inputs[@]} -gt 0 ] || { echo "no input captures" >&2; exit 2; }
+    target/release/examples/synth "$file" "$size" "${inputs[@]}"
+fi
 bytes=$(stat -L -c %s "$file")
 packets=$(target/release/connreuse --format json -q "$file" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["packets"])')
 cat "$file" > /dev/null
 runs=${RUNS:-5}
-hyperfine --warmup 1 --runs "$runs" --export-json "$out/hyperfine-${size}m.json" \
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/hyperfine-$(basename "$file" .pcap).json" \
     -n cat "cat $file > /dev/null" \
     -n connreuse "target/release/connreuse --format json $file > /dev/null"
 if [ -z "${SKIP_TSHARK:-}" ]; then
-    hyperfine --runs "${TSHARK_RUNS:-2}" --export-json "$out/hyperfine-tshark-${size}m.json" \
+    hyperfine --runs "${TSHARK_RUNS:-2}" --export-json "$out/hyperfine-tshark-$(basename "$file" .pcap).json" \
         -n tshark "tshark -n -r $file -Y 'tls.handshake.type == 1 || http.request || http2.headers.method' -T fields -e tcp.stream > /dev/null"
 fi
 rss=$( { /usr/bin/time -f %M target/release/connreuse --format json "$file" > /dev/null; } 2>&1 | tail -1)
-python3 - "$out" "$size" "$bytes" "$packets" "$rss" <<'PY'
+python3 - "$out" "$(basename "$file" .pcap)" "$bytes" "$packets" "$rss" <<'PY'
 import json, sys, os
-out, size, nbytes, packets, rss = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+out, base, nbytes, packets, rss = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 med = {}
-for name in (f"hyperfine-{size}m.json", f"hyperfine-tshark-{size}m.json"):
+for name in (f"hyperfine-{base}.json", f"hyperfine-tshark-{base}.json"):
     p = os.path.join(out, name)
     if os.path.exists(p):
         for r in json.load(open(p))["results"]:

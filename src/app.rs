@@ -384,25 +384,29 @@ impl Session {
                 bytes: a.bytes,
             }));
         }
+        let http = |side: Side, packet: u64, kind: String| Anomaly {
+            connection: 0,
+            layer: Layer::Http,
+            kind,
+            side: Some(side),
+            packet,
+            bytes: None,
+        };
         if let Some(h) = &self.http.h1 {
-            out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
-                connection: 0,
-                layer: Layer::Http,
-                kind: kind(&a.kind),
-                side: Some(a.side),
-                packet: a.packet,
-                bytes: None,
-            }));
+            out.extend(
+                h.summary()
+                    .anomalies
+                    .iter()
+                    .map(|a| http(a.side, a.packet, kind(&a.kind))),
+            );
         }
         if let Some(h) = &self.http.h2 {
-            out.extend(h.summary().anomalies.iter().map(|a| Anomaly {
-                connection: 0,
-                layer: Layer::Http,
-                kind: kind(&a.kind),
-                side: Some(a.side),
-                packet: a.packet,
-                bytes: None,
-            }));
+            out.extend(
+                h.summary()
+                    .anomalies
+                    .iter()
+                    .map(|a| http(a.side, a.packet, kind(&a.kind))),
+            );
         }
         out
     }

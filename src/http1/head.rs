@@ -102,29 +102,29 @@ fn version(v: Option<u8>) -> Version {
     }
 }
 
+/// The facts of a request head httparse parsed; `target` replaces the
+/// parsed one when given.
+fn request_head(req: &httparse::Request<'_, '_>, target: Option<String>) -> RequestHead {
+    let f = Fields::read(req.headers);
+    let (framing, notes) = f.framing(true);
+    let text = |v: &[u8]| String::from_utf8_lossy(trim(v)).into_owned();
+    RequestHead {
+        method: req.method.unwrap_or_default().to_owned(),
+        target: target.unwrap_or_else(|| req.path.unwrap_or_default().to_owned()),
+        version: version(req.version),
+        host: f.host.map(text),
+        framing,
+        connection: f.connection,
+        upgrade: f.upgrade.map(text),
+        notes,
+    }
+}
+
 pub(super) fn parse_request(buf: &[u8]) -> Parsed<RequestHead> {
     let mut fields = [const { MaybeUninit::<Header<'_>>::uninit() }; MAX_FIELDS];
     let mut req = httparse::Request::new(&mut []);
     match config().parse_request_with_uninit_headers(&mut req, buf, &mut fields) {
-        Ok(Status::Complete(n)) => {
-            let f = Fields::read(req.headers);
-            let (framing, notes) = f.framing(true);
-            let head = RequestHead {
-                method: req.method.unwrap_or_default().to_owned(),
-                target: req.path.unwrap_or_default().to_owned(),
-                version: version(req.version),
-                host: f
-                    .host
-                    .map(|h| String::from_utf8_lossy(trim(h)).into_owned()),
-                framing,
-                connection: f.connection,
-                upgrade: f
-                    .upgrade
-                    .map(|u| String::from_utf8_lossy(trim(u)).into_owned()),
-                notes,
-            };
-            Parsed::Complete(head, n)
-        }
+        Ok(Status::Complete(n)) => Parsed::Complete(request_head(&req, None), n),
         Ok(Status::Partial) => Parsed::Partial,
         Err(httparse::Error::TooManyHeaders) => Parsed::Invalid(AnomalyKind::TooManyHeaders),
         Err(e) => match lenient_request(buf) {
@@ -160,27 +160,7 @@ fn lenient_request(buf: &[u8]) -> Option<Parsed<RequestHead>> {
     let mut fields = [const { MaybeUninit::<Header<'_>>::uninit() }; MAX_FIELDS];
     let mut req = httparse::Request::new(&mut []);
     match config().parse_request_with_uninit_headers(&mut req, &copy, &mut fields) {
-        Ok(Status::Complete(n)) => {
-            let f = Fields::read(req.headers);
-            let (framing, notes) = f.framing(true);
-            Some(Parsed::Complete(
-                RequestHead {
-                    method: req.method.unwrap_or_default().to_owned(),
-                    target,
-                    version: version(req.version),
-                    host: f
-                        .host
-                        .map(|h| String::from_utf8_lossy(trim(h)).into_owned()),
-                    framing,
-                    connection: f.connection,
-                    upgrade: f
-                        .upgrade
-                        .map(|u| String::from_utf8_lossy(trim(u)).into_owned()),
-                    notes,
-                },
-                n,
-            ))
-        }
+        Ok(Status::Complete(n)) => Some(Parsed::Complete(request_head(&req, Some(target)), n)),
         _ => None,
     }
 }
