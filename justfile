@@ -21,3 +21,15 @@ captures NAME="":
 # Recompute testdata/expected/*.json from the committed captures with tshark.
 expected NAME="":
     bash testdata/expected.sh {{NAME}}
+
+# Fuzz every target for SECS seconds each (cargo-fuzz, libFuzzer; needs
+# `cargo install cargo-fuzz --locked`). Seeds are rebuilt from testdata/
+# (and ../shared/corpus/ndpi when present) into fuzz/corpus, which git
+# ignores. TARGETS: a space-separated subset. See docs/RELIABILITY.md.
+fuzz SECS="60" TARGETS="capture pipeline tls http1 http2 keylog decrypt":
+    cd fuzz && cargo run -q --bin seeds -- corpus ../testdata/captures ../testdata/unit ../../shared/corpus/ndpi
+    cd fuzz && for t in {{TARGETS}}; do \
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" -- \
+            -max_total_time={{SECS}} -rss_limit_mb=4096 -timeout=30 -print_final_stats=1 \
+            || exit 1; \
+    done
