@@ -90,6 +90,9 @@ pub enum AnomalyKind {
     /// HPACK decoding failed: this direction's header state is unknown
     /// from here on.
     HpackError,
+    /// A kept field (`:path`, `:authority`, ...) was longer than 2048
+    /// bytes (`hpack::FIELD_CAP`): the request shows its beginning.
+    FieldTruncated,
     /// A frame other than CONTINUATION interrupted a header block, or a
     /// CONTINUATION came without one (RFC 9113 section 6.10).
     ContinuationError,
@@ -527,7 +530,12 @@ impl Conn {
 
     fn decode(&mut self, side: Side, block: &[u8], at: At) -> Option<hpack::Fields> {
         match self.hpack.get_mut(side).decode(block) {
-            Ok(f) => Some(f),
+            Ok(f) => {
+                if f.truncated {
+                    self.anomaly(side, at.packet, AnomalyKind::FieldTruncated);
+                }
+                Some(f)
+            }
             Err(hpack::Error::Invalid) => {
                 self.anomaly(side, at.packet, AnomalyKind::HpackError);
                 self.lose_headers(side);
