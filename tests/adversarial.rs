@@ -673,6 +673,60 @@ fn hpack_table_size_updates_of_2_32_minus_1() {
     assert!(heap < 4 * MIB, "{heap}");
 }
 
+/// A 60 000-byte `:path` entered once in a 64 KiB dynamic table, then
+/// 5000 requests whose header block is one byte referring to it: each
+/// request keeps at most hpack's FIELD_CAP (2048) bytes of it, and says so.
+#[test]
+fn one_byte_references_to_a_long_hpack_entry() {
+    const REQUESTS: u32 = 5000;
+    let mut c = Capture::new(80);
+    let mut client = http2::PREFACE.to_vec();
+    client.extend(h2_frame(4, 0, 0, 0, &[]));
+    c.send(true, &client);
+    // SETTINGS_HEADER_TABLE_SIZE = 65536 from the server.
+    c.send(false, &h2_frame(4, 0, 0, 6, &[0, 1, 0, 1, 0, 0]));
+    // Size update to 65536; :method GET; literal :path with incremental
+    // indexing, 60 000 bytes (RFC 7541 sections 6.3, 6.1, 6.2.1, 5.1).
+    let mut block = vec![0x3f, 0xe1, 0xff, 0x03, 0x82, 0x44, 0x7f];
+    let mut rest = 60_000 - 127;
+    while rest >= 0x80 {
+        block.push((rest & 0x7f) as u8 | 0x80);
+        rest >>= 7;
+    }
+    block.push(rest as u8);
+    block.resize(block.len() + 60_000, b'p');
+    // In frames of at most 16 384 bytes: HEADERS, then CONTINUATION.
+    let mut client = Vec::new();
+    let pieces: Vec<&[u8]> = block.chunks(16_384).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let kind = if i == 0 { 1 } else { 9 };
+        let end_stream = if i == 0 { 1 } else { 0 };
+        let end_headers = if i + 1 == pieces.len() { 4 } else { 0 };
+        let flags = end_stream | end_headers;
+        client.extend(h2_frame(kind, flags, 1, piece.len() as u32, piece));
+    }
+    for n in 1..REQUESTS {
+        // Index 62: the newest dynamic entry, the long :path.
+        client.extend(h2_frame(1, 5, 1 + 2 * n, 1, &[0xbe]));
+    }
+    c.send(true, &client);
+    let (r, heap) = report(c.finish());
+    let requests = r["requests"].as_array().expect("requests[]");
+    assert_eq!(requests.len(), REQUESTS as usize);
+    assert!(
+        requests
+            .iter()
+            .all(|q| q["path"].as_str().map(str::len) == Some(2048)),
+        "{}",
+        requests[1]
+    );
+    assert!(has(&r, "http", "field_truncated", "client"));
+    // The count covers the ledger (which holds each request twice), the
+    // JSON text and its parsed tree: measured 53 MB, about 10 KB a
+    // request. Whole 60 000-byte paths would take over a gigabyte.
+    assert!(heap < 96 * MIB, "{heap}");
+}
+
 // ---------------------------------------------------------------------------
 // HTTP/1.
 
