@@ -12,11 +12,14 @@ pub const DEFAULT_TABLE_SIZE: usize = 4096;
 /// memory one decoder can hold.
 pub const TABLE_CAP: usize = 64 * 1024;
 
-/// Longest value kept from one field. A dynamic-table entry of up to
-/// [`TABLE_CAP`] bytes can be repeated by a one-byte reference in every
-/// block, so what a request keeps must not grow with the entry: longer
-/// values are cut (and the block marked [`Fields::truncated`]).
+/// Longest `:path` kept. A dynamic-table entry of up to [`TABLE_CAP`]
+/// bytes can be repeated by a one-byte reference in every block, so what a
+/// request keeps must not grow with the entry: longer values are cut (and
+/// the block marked [`Fields::truncated`]).
 pub const FIELD_CAP: usize = 2048;
+/// Longest `:method`, `:scheme`, `:authority` or `host` kept: a host name
+/// is at most 255 bytes (RFC 1035 section 2.3.4), with room for a port.
+pub const SHORT_FIELD_CAP: usize = 264;
 
 /// The request and response fields kept from a header block.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,9 +138,9 @@ impl Decoder {
     }
 }
 
-/// At most [`FIELD_CAP`] bytes of `v` as text; sets `truncated` when cut.
-fn text(v: &[u8], truncated: &mut bool) -> String {
-    let kept = v.get(..FIELD_CAP).unwrap_or(v);
+/// At most `cap` bytes of `v` as text; sets `truncated` when cut.
+fn text(v: &[u8], cap: usize, truncated: &mut bool) -> String {
+    let kept = v.get(..cap).unwrap_or(v);
     *truncated |= kept.len() < v.len();
     String::from_utf8_lossy(kept).into_owned()
 }
@@ -148,12 +151,12 @@ fn text(v: &[u8], truncated: &mut bool) -> String {
 /// would cost time in proportion to the entry each one-byte reference
 /// names.
 fn keep(f: &mut Fields, name: &[u8], value: Cow<'_, [u8]>) {
-    let slot = match name {
-        b":method" => &mut f.method,
-        b":scheme" => &mut f.scheme,
-        b":authority" => &mut f.authority,
-        b":path" => &mut f.path,
-        b"host" => &mut f.host,
+    let (slot, cap) = match name {
+        b":method" => (&mut f.method, SHORT_FIELD_CAP),
+        b":scheme" => (&mut f.scheme, SHORT_FIELD_CAP),
+        b":authority" => (&mut f.authority, SHORT_FIELD_CAP),
+        b":path" => (&mut f.path, FIELD_CAP),
+        b"host" => (&mut f.host, SHORT_FIELD_CAP),
         // RFC 9113 section 8.3.2: a three-digit status code.
         b":status" => {
             if f.status.is_none() {
@@ -167,7 +170,7 @@ fn keep(f: &mut Fields, name: &[u8], value: Cow<'_, [u8]>) {
         _ => return,
     };
     if slot.is_none() {
-        *slot = Some(text(&value, &mut f.truncated));
+        *slot = Some(text(&value, cap, &mut f.truncated));
     }
 }
 
@@ -505,5 +508,12 @@ mod tests {
             .unwrap();
         assert_eq!(f.authority.as_deref(), Some("www.example.com"));
         assert!(!f.truncated);
+        // An authority is cut shorter: literal without indexing, name
+        // :authority (static index 1), 300 bytes (0x7f, then 173).
+        let mut long = vec![0x01, 0x7f, 0xad, 0x01];
+        long.resize(long.len() + 300, b'h');
+        let f = d.decode(&long).unwrap();
+        assert_eq!(f.authority.as_deref().map(str::len), Some(SHORT_FIELD_CAP));
+        assert!(f.truncated);
     }
 }

@@ -90,8 +90,9 @@ pub enum AnomalyKind {
     /// HPACK decoding failed: this direction's header state is unknown
     /// from here on.
     HpackError,
-    /// A kept field (`:path`, `:authority`, ...) was longer than 2048
-    /// bytes (`hpack::FIELD_CAP`): the request shows its beginning.
+    /// A kept field was longer than its cap (`:path` 2048 bytes,
+    /// `:authority`, `host`, `:method`, `:scheme` 264): the request shows
+    /// its beginning.
     FieldTruncated,
     /// A frame other than CONTINUATION interrupted a header block, or a
     /// CONTINUATION came without one (RFC 9113 section 6.10).
