@@ -80,6 +80,11 @@ pub struct Tcp {
     pub close: Option<Close>,
     /// When `closed_by` sent its FIN or RST.
     pub closed_at: Option<Ts>,
+    /// Finished before its end because too many connections were alive
+    /// at once (flow::MAX_LIVE): what it carried afterwards is not counted.
+    /// Present only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub evicted: bool,
 }
 
 /// "ip:port", with IPv6 in brackets: Rust's `SocketAddr` display.
