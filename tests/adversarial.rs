@@ -266,6 +266,7 @@ fn has(report: &Value, layer: &str, kind: &str, side: &str) -> bool {
 /// FIN from the server, 10 ms apart, generated as it is read.
 struct Quartets {
     n: u32,
+    spacing_us: u64,
     i: u32,
     buf: Vec<u8>,
     pos: usize,
@@ -276,8 +277,14 @@ const QUARTET_SPACING_US: u64 = 10_000;
 
 impl Quartets {
     fn new(n: u32) -> Quartets {
+        Quartets::spaced(n, QUARTET_SPACING_US)
+    }
+
+    /// `n` connections `spacing_us` apart (0: all at the same instant).
+    fn spaced(n: u32, spacing_us: u64) -> Quartets {
         Quartets {
             n,
+            spacing_us,
             i: 0,
             buf: pcap_header(),
             pos: 0,
@@ -299,7 +306,7 @@ impl Quartets {
             self.i += 1;
             let [_, a, b, c] = i.to_be_bytes();
             let port = (40_000 + (i % 20_000) as u16).to_be_bytes();
-            let t0 = 1_700_000_000_000_000 + u64::from(i) * QUARTET_SPACING_US;
+            let t0 = 1_700_000_000_000_000 + u64::from(i) * self.spacing_us;
             let at = self.buf.len();
             self.buf.extend_from_slice(&template);
             for k in 0..4 {
@@ -392,6 +399,39 @@ fn a_million_short_connections_keep_the_table_small() {
     // old and new slots together while it grows (measured: 61.6 MB at
     // 16 097 live); plus the reader's 2 MiB buffer. A million connections
     // held at once would take over 600 MB.
+    assert!(heap < 96 * MIB, "heap grew by {heap} bytes");
+}
+
+/// The same quartets all at one instant: capture time never moves, so no
+/// connection ever expires, and only the table's cap on live connections
+/// (flow::MAX_LIVE, here lowered to 16 384 to keep the test small) bounds
+/// it. The connections are closed ones, so making room evicts none.
+#[test]
+fn connections_at_one_instant_are_capped_by_the_live_limit() {
+    const N: u32 = 100_000;
+    const CAP: usize = 1 << 14;
+    let ((finished, max_live, evicted), heap) = peak_growth(|| {
+        let mut reader = Reader::new(Box::new(Quartets::spaced(N, 0))).expect("pcap");
+        let mut table = Table::with_max_live(Session::new, CAP);
+        let (mut finished, mut max_live) = (0usize, 0usize);
+        while let Some(frame) = reader.next_frame().expect("well formed") {
+            let at = At {
+                packet: frame.index,
+                ts: frame.ts,
+            };
+            if let Decoded::Tcp(seg) = decode::decode(frame.linktype, frame.data) {
+                table.segment(&seg, at);
+            }
+            max_live = max_live.max(table.live());
+            finished += table.take_finished().count();
+        }
+        table.finish_all();
+        finished += table.take_finished().count();
+        (finished, max_live, table.counters.evicted)
+    });
+    assert_eq!(finished, N as usize);
+    assert_eq!(max_live, CAP);
+    assert_eq!(evicted, 0);
     assert!(heap < 96 * MIB, "heap grew by {heap} bytes");
 }
 
