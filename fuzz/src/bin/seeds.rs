@@ -8,14 +8,19 @@
 //!   connreuse's own flow layer, written as the operations the stream
 //!   targets read (`connreuse_fuzz::ops`), sorted by what its client sent
 //!   first;
-//! - decrypt: one sealed and one raw record for every suite and version.
+//! - decrypt: one sealed and one raw record for every suite and version;
+//! - http1, http2 again: the TLS connections whose key log is at hand
+//!   (`NAME.keys` beside the capture, or its Decryption Secrets Blocks),
+//!   decrypted, as their HTTP would reach the parsers.
 
 use connreuse::capture::Reader;
 use connreuse::decode::{self, Decoded};
 use connreuse::flow::{Analyzer, Table};
+use connreuse::keys::{DecryptError, Decryptor, KeyLog, Secrets};
 use connreuse::ledger::Close;
+use connreuse::tls::TlsSession;
 use connreuse::{At, Side, http1, http2, tls};
-use connreuse_fuzz::{Op, encode};
+use connreuse_fuzz::{Op, encode, ops};
 use std::path::{Path, PathBuf};
 
 /// Seeds longer than this are cut: libFuzzer works best on small inputs.
@@ -96,6 +101,11 @@ fn streams(path: &Path, out: &Path) -> usize {
         }
     }
     table.finish_all();
+    let mut log_text = reader.take_secrets();
+    if let Ok(text) = std::fs::read(path.with_extension("keys")) {
+        log_text.extend_from_slice(&text);
+    }
+    let (keys, _) = KeyLog::parse(&log_text);
     let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
     let mut n = 0;
     let mut kept = std::collections::HashMap::new();
@@ -117,8 +127,164 @@ fn streams(path: &Path, out: &Path) -> usize {
         }
         write(out, target, &format!("{stem}.{i}"), &rec.ops);
         n += 1;
+        if target == "tls"
+            && !keys.is_empty()
+            && let Some((plain, head)) = decrypted(&rec.ops, &keys)
+        {
+            let target = if http2::is_h2_preface(&head) == Some(true) {
+                "http2"
+            } else {
+                "http1"
+            };
+            write(out, target, &format!("{stem}.{i}.decrypted"), &plain);
+            n += 1;
+        }
     }
     n
+}
+
+/// One side's decryption: records framed from its stream, opened with the
+/// handshake keys and then the application keys (TLS 1.3, switching when
+/// the first fails), or the key block after its ChangeCipherSpec (TLS 1.2,
+/// encrypt_then_mac guessed from the first record).
+struct SideDecrypt {
+    buf: Vec<u8>,
+    keys: Vec<Decryptor>,
+    ccs: bool,
+}
+
+struct Handshake<'a> {
+    suite: u16,
+    version: u16,
+    client_random: [u8; 32],
+    server_random: [u8; 32],
+    secrets: &'a Secrets,
+}
+
+impl SideDecrypt {
+    fn new(h: &Handshake<'_>, side: Side) -> SideDecrypt {
+        let mut keys = Vec::new();
+        if h.version == connreuse::keys::TLS13 {
+            for secret in [
+                h.secrets.handshake_secret(side),
+                h.secrets.application_secret(side),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                keys.extend(Decryptor::tls13(h.suite, secret.as_bytes()).ok());
+            }
+        } else if let Some(master) = h.secrets.master_secret() {
+            for etm in [true, false] {
+                keys.extend(
+                    Decryptor::tls12(
+                        h.suite,
+                        h.version,
+                        master,
+                        &h.client_random,
+                        &h.server_random,
+                        side,
+                        etm,
+                    )
+                    .ok(),
+                );
+            }
+        }
+        SideDecrypt {
+            buf: Vec::new(),
+            keys,
+            ccs: false,
+        }
+    }
+
+    /// The application data in the records completed by `data`.
+    fn feed(&mut self, data: &[u8], tls13: bool) -> Vec<u8> {
+        self.buf.extend_from_slice(data);
+        let mut plain = Vec::new();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while let Some(header) = self.buf.get(at..at + 5) {
+            let header: [u8; 5] = header.try_into().unwrap_or_default();
+            let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            let Some(fragment) = self.buf.get(at + 5..at + 5 + len) else {
+                break;
+            };
+            at += 5 + len;
+            let protected = if tls13 {
+                header[0] == 23
+            } else {
+                if header[0] == 20 {
+                    self.ccs = true;
+                }
+                self.ccs && header[0] != 20
+            };
+            if !protected {
+                continue;
+            }
+            while let Some(dec) = self.keys.first_mut() {
+                match dec.open(&header, fragment, &mut out) {
+                    Ok((23, p)) => {
+                        plain.extend_from_slice(p);
+                        break;
+                    }
+                    Ok(_) => break,
+                    Err(DecryptError::AuthenticationFailed { .. }) if self.keys.len() > 1 => {
+                        self.keys.remove(0);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        self.buf.drain(..at);
+        plain
+    }
+}
+
+/// The operations of a recorded TLS connection with every protected
+/// record replaced by its plaintext, and the client's first plaintext
+/// bytes; None without keys for it or when nothing opened.
+fn decrypted(recorded: &[u8], keys: &KeyLog) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut session = TlsSession::new();
+    for (op, at) in ops(recorded) {
+        match op {
+            Op::Data(side, bytes) => session.on_data(side, bytes, at),
+            Op::Gap(side, len) => session.on_gap(side, len),
+            Op::Close(_) | Op::Toggle => {}
+        }
+    }
+    let first = session.handshakes().first()?;
+    let h = Handshake {
+        suite: first.cipher_suite()?,
+        version: first.version?,
+        client_random: *first.client_random()?,
+        server_random: *first.server_random()?,
+        secrets: keys.secrets_for(first.client_random()?)?,
+    };
+    let tls13 = h.version == connreuse::keys::TLS13;
+    let mut sides = [
+        SideDecrypt::new(&h, Side::Client),
+        SideDecrypt::new(&h, Side::Server),
+    ];
+    let (mut out, mut head) = (Vec::new(), Vec::new());
+    for (op, _) in ops(recorded) {
+        match op {
+            Op::Data(side, bytes) => {
+                let i = usize::from(side == Side::Server);
+                let plain = sides[i].feed(bytes, tls13);
+                if side == Side::Client && head.len() < 24 {
+                    head.extend_from_slice(&plain[..plain.len().min(24 - head.len())]);
+                }
+                if !plain.is_empty() {
+                    encode(&Op::Data(side, &plain), &mut out);
+                }
+            }
+            // Framing is lost after a gap: the rest is not decrypted.
+            Op::Gap(..) => break,
+            Op::Close(closer) => encode(&Op::Close(closer), &mut out),
+            Op::Toggle => {}
+        }
+    }
+    (!head.is_empty()).then_some((out, head))
 }
 
 fn decrypt_seeds(out: &Path) {
