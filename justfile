@@ -25,3 +25,16 @@ captures NAME="":
 # Recompute testdata/expected/*.json from the committed captures with tshark.
 expected NAME="":
     bash testdata/expected.sh {{NAME}}
+
+# Needs `cargo install cargo-fuzz --locked`. Seeds are rebuilt from testdata/
+# (and ../shared/corpus/ndpi when present) into fuzz/corpus, which git
+# ignores; a crash stops the run and leaves its input in fuzz/artifacts.
+# TARGETS: a space-separated subset. See docs/RELIABILITY.md.
+# Fuzz every target (libFuzzer) for SECS seconds each.
+fuzz SECS="60" TARGETS="capture pipeline tls http1 http2 keylog decrypt":
+    cd fuzz && cargo run -q --bin seeds -- corpus ../testdata/captures ../testdata/unit ../../shared/corpus/ndpi
+    cd fuzz && for t in {{TARGETS}}; do \
+        RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" -- \
+            -max_total_time={{SECS}} -max_len=262144 -rss_limit_mb=4096 -timeout=30 \
+            -print_final_stats=1 || exit 1; \
+    done

@@ -29,6 +29,12 @@ use std::path::Path;
 /// Real link layers stay far below; a larger declared length is corruption.
 pub const MAX_BLOCK: usize = 64 << 20;
 
+/// The most key log text from Decryption Secrets Blocks held until the
+/// caller takes it ([`Reader::take_secrets`]); more is dropped and counted
+/// ([`Reader::secrets_dropped`]). Tools that embed a key log write it in
+/// one block before the packets; 64 MiB is over 60 000 TLS 1.3 handshakes.
+pub const MAX_SECRETS: usize = 64 << 20;
+
 /// A link-layer header type, as numbered by tcpdump.org's LINKTYPE_ values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Linktype(pub u32);
@@ -141,7 +147,7 @@ pub struct Reader {
     packets: u64,
     /// Decryption secrets found in pcapng Decryption Secrets Blocks, as
     /// NSS key log text; taken by the caller with [`Reader::take_secrets`].
-    secrets: Vec<u8>,
+    secrets: Secrets,
 }
 
 impl Reader {
@@ -179,7 +185,7 @@ impl Reader {
             format: Format::Pcap,
             compression,
             packets: 0,
-            secrets: Vec::new(),
+            secrets: Secrets::default(),
         };
         reader.read_file_header()?;
         Ok(reader)
@@ -227,12 +233,18 @@ impl Reader {
 
     /// Whether Decryption Secrets Blocks were read since the last take.
     pub fn has_secrets(&self) -> bool {
-        !self.secrets.is_empty()
+        !self.secrets.text.is_empty()
     }
 
     /// Secrets gathered from Decryption Secrets Blocks since the last call.
     pub fn take_secrets(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.secrets)
+        std::mem::take(&mut self.secrets.text)
+    }
+
+    /// Bytes of key log text dropped because [`MAX_SECRETS`] were already
+    /// waiting to be taken.
+    pub fn secrets_dropped(&self) -> u64 {
+        self.secrets.dropped
     }
 
     /// The next packet, `Ok(None)` at a clean end of the capture.
@@ -318,6 +330,26 @@ impl Reader {
             self.eof = true;
         }
         Ok(())
+    }
+}
+
+/// Key log text gathered from Decryption Secrets Blocks, at most a cap.
+#[derive(Debug, Default)]
+struct Secrets {
+    text: Vec<u8>,
+    dropped: u64,
+}
+
+impl Secrets {
+    /// Appends one block's text and a line end, unless that would take
+    /// the text past `cap`: then the block is dropped whole and counted.
+    fn add(&mut self, block: &[u8], cap: usize) {
+        if self.text.len().saturating_add(block.len()) >= cap {
+            self.dropped += block.len() as u64;
+            return;
+        }
+        self.text.extend_from_slice(block);
+        self.text.push(b'\n');
     }
 }
 

@@ -1,7 +1,7 @@
 //! pcapng: sections of blocks, each with its own interfaces, link types and
 //! timestamp resolutions. Format: draft-ietf-opsawg-pcapng, section 4.
 
-use super::{Linktype, Step, ticks_to_ns};
+use super::{Linktype, MAX_SECRETS, Secrets, Step, ticks_to_ns};
 use crate::Ts;
 use pcap_parser::pcapng::{Block, SecretsType};
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -9,6 +9,11 @@ use pcap_parser::traits::PcapNGPacketBlock;
 const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 /// Secrets type of a TLS key log in a Decryption Secrets Block (section 4.8).
 const TLS_KEY_LOG: SecretsType = SecretsType(0x544c_534b);
+
+/// Interfaces one section may describe. Each Interface Description Block
+/// is at least 20 bytes of input, so without a cap the table would grow
+/// with the file; real captures have a handful.
+pub const MAX_INTERFACES: usize = 1 << 16;
 
 pub fn is_magic(magic: &[u8]) -> bool {
     magic == SHB_MAGIC
@@ -42,7 +47,7 @@ fn units_per_sec(tsresol: u8) -> Option<u64> {
 }
 
 impl State {
-    pub fn step(&mut self, i: &[u8], secrets: &mut Vec<u8>) -> Result<Step, &'static str> {
+    pub fn step(&mut self, i: &[u8], secrets: &mut Secrets) -> Result<Step, &'static str> {
         let Some(head) = i.get(..12) else {
             return Ok(Step::NeedMore { need: 12 });
         };
@@ -87,6 +92,9 @@ impl State {
                 skip
             }
             Block::InterfaceDescription(idb) => {
+                if self.interfaces.len() >= MAX_INTERFACES {
+                    return Err("more than 65536 interfaces in one section");
+                }
                 self.interfaces.push(Interface {
                     linktype: Linktype(idb.linktype.0 as u32 & 0xffff),
                     snaplen: idb.snaplen,
@@ -138,8 +146,7 @@ impl State {
             Block::DecryptionSecrets(dsb) => {
                 if dsb.secrets_type == TLS_KEY_LOG {
                     let data = dsb.data.get(..dsb.secrets_len as usize).unwrap_or(dsb.data);
-                    secrets.extend_from_slice(data);
-                    secrets.push(b'\n');
+                    secrets.add(data, MAX_SECRETS);
                 }
                 skip
             }

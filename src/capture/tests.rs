@@ -169,6 +169,82 @@ fn pcapng_interfaces_resolutions_sections_and_secrets() {
     assert_eq!(reader.take_secrets(), b"CLIENT_RANDOM 00 11\n\n");
 }
 
+/// pcapng blocks, little-endian (draft-ietf-opsawg-pcapng sections 4.1,
+/// 4.2, 4.8): a Section Header, an Interface Description (Ethernet), a
+/// Decryption Secrets Block holding `text` as a TLS key log.
+fn shb() -> Vec<u8> {
+    let mut b = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+    ];
+    b.extend_from_slice(&[0xff; 8]);
+    b.extend_from_slice(&[28, 0, 0, 0]);
+    b
+}
+
+fn idb() -> Vec<u8> {
+    let mut b = vec![1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+    b.extend_from_slice(&[20, 0, 0, 0]);
+    b
+}
+
+fn dsb(text: &[u8]) -> Vec<u8> {
+    let padded = text.len().next_multiple_of(4);
+    let len = (20 + padded) as u32;
+    let mut b = vec![0x0a, 0, 0, 0];
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&0x544c_534bu32.to_le_bytes());
+    b.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    b.extend_from_slice(text);
+    b.resize(b.len() + padded - text.len(), 0);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+#[test]
+fn decryption_secrets_are_capped_until_taken() {
+    // Through the reader: two blocks, both kept, each ending a line.
+    let mut bytes = shb();
+    bytes.extend(dsb(b"CLIENT_RANDOM aa bb"));
+    bytes.extend(dsb(b"CLIENT_RANDOM cc dd"));
+    let mut reader = Reader::new(Box::new(Cursor::new(bytes))).unwrap();
+    assert!(reader.next_frame().unwrap().is_none());
+    assert_eq!(
+        reader.take_secrets(),
+        b"CLIENT_RANDOM aa bb\nCLIENT_RANDOM cc dd\n"
+    );
+    assert_eq!(reader.secrets_dropped(), 0);
+    // The cap: a block that would pass it is dropped whole and counted;
+    // taking the text makes room again.
+    let mut s = Secrets::default();
+    s.add(b"0123456789", 16);
+    s.add(b"abcd", 16);
+    assert_eq!(
+        (s.text.as_slice(), s.dropped),
+        (&b"0123456789\nabcd\n"[..], 0)
+    );
+    s.add(b"e", 16);
+    assert_eq!((s.text.len(), s.dropped), (16, 1));
+    s.text.clear();
+    s.add(b"abcdef", 16);
+    assert_eq!((s.text.as_slice(), s.dropped), (&b"abcdef\n"[..], 1));
+}
+
+#[test]
+fn interfaces_per_section_are_capped() {
+    let mut bytes = shb();
+    for _ in 0..pcapng::MAX_INTERFACES {
+        bytes.extend(idb());
+    }
+    // One more than the cap is corruption; a new section starts afresh.
+    let (_, err) = read_bytes(&[bytes.as_slice(), &idb()].concat());
+    assert!(
+        matches!(err, Some(Error::Corrupt { what, .. }) if what.contains("interfaces")),
+        "{err:?}"
+    );
+    let (_, err) = read_bytes(&[bytes.as_slice(), &shb(), &idb()].concat());
+    assert!(err.is_none(), "{err:?}");
+}
+
 #[test]
 fn not_a_capture() {
     let (_, err) = read_bytes(b"GET / HTTP/1.1\r\n\r\n");

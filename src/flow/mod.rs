@@ -7,7 +7,10 @@
 //! [`Table::segment`]) and marked so. Closed connections are finished
 //! [`CLOSED_LINGER`] after their last packet, idle open ones after
 //! [`IDLE_TIMEOUT`] of capture time, so memory follows the connections
-//! alive at one moment, not the length of the capture.
+//! alive at one moment, not the length of the capture. Capture time is
+//! the capture's to choose, so the number alive is capped too
+//! ([`MAX_LIVE`]): past it, closed connections are finished at once and
+//! then those idle longest, which are marked evicted.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -34,6 +37,10 @@ pub const CLOSED_LINGER: Ts = Ts(120 * 1_000_000_000);
 pub const IDLE_TIMEOUT: Ts = Ts(3600 * 1_000_000_000);
 /// All connections together buffer at most this many out-of-order bytes.
 pub const GLOBAL_PENDING: usize = 256 << 20;
+/// Connections alive at once, at most (see [`Table::segment`]). Each
+/// costs about 1 KB in the table, more while a parser holds a partial
+/// message.
+pub const MAX_LIVE: usize = 1 << 17;
 /// Packets between two checks for connections to expire.
 const SWEEP_EVERY: u64 = 1 << 14;
 
@@ -50,7 +57,7 @@ pub trait Analyzer {
 
 /// The connection key: both endpoints, the smaller first, so both
 /// directions of a connection find the same entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
     lo: (IpAddr, u16),
     hi: (IpAddr, u16),
@@ -102,6 +109,8 @@ struct Conn<A> {
     /// Whether any payload has been handed to the analyzer: roles may be
     /// swapped only before that.
     data_seen: bool,
+    /// Finished early to keep the table under [`MAX_LIVE`].
+    evicted: bool,
     closer: Option<(Side, Close)>,
     /// When the first FIN or RST was sent.
     closed_at: Option<Ts>,
@@ -140,11 +149,14 @@ pub struct Counters {
     /// Segments dropped because the connection had been finished long ago
     /// and they start nothing (a lone ACK or RST after expiry).
     pub stray: u64,
+    /// Open connections finished early to stay under [`MAX_LIVE`].
+    pub evicted: u64,
 }
 
 /// The connection table of one capture.
 pub struct Table<A> {
     conns: HashMap<Key, Conn<A>>,
+    max_live: usize,
     budget: usize,
     finished: Vec<(Tcp, A)>,
     new_app: Box<dyn Fn() -> A>,
@@ -157,8 +169,15 @@ pub struct Table<A> {
 impl<A: Analyzer> Table<A> {
     /// A table whose connections get their analyzer from `new_app`.
     pub fn new(new_app: impl Fn() -> A + 'static) -> Table<A> {
+        Table::with_max_live(new_app, MAX_LIVE)
+    }
+
+    /// A table that keeps at most `max_live` connections alive (at least
+    /// one) instead of [`MAX_LIVE`].
+    pub fn with_max_live(new_app: impl Fn() -> A + 'static, max_live: usize) -> Table<A> {
         Table {
             conns: HashMap::new(),
+            max_live: max_live.max(1),
             budget: GLOBAL_PENDING,
             finished: Vec::new(),
             new_app: Box::new(new_app),
@@ -186,6 +205,9 @@ impl<A: Analyzer> Table<A> {
     /// payload decides when it is recognisable ([`payload_role`]), else
     /// the well-known or lower port is the server; an inference made from
     /// ports alone is revised by the first recognisable payload.
+    ///
+    /// A segment that would start connection number `max_live` + 1 first
+    /// makes room (see [`Table::make_room`]).
     pub fn segment(&mut self, seg: &Segment<'_>, at: At) {
         self.counters.segments += 1;
         if at.ts > self.now {
@@ -207,6 +229,9 @@ impl<A: Analyzer> Table<A> {
                 self.finish(key, None);
             }
         }
+        if self.conns.len() >= self.max_live && !self.conns.contains_key(&key) {
+            self.make_room();
+        }
         let new_app = &self.new_app;
         let conn = self.conns.entry(key).or_insert_with(|| {
             let (client, server, inferred) = initial_roles(seg, src, dst);
@@ -226,6 +251,7 @@ impl<A: Analyzer> Table<A> {
                 synack_seen: false,
                 role_inferred: inferred,
                 data_seen: false,
+                evicted: false,
                 closer: None,
                 closed_at: None,
                 first: at,
@@ -349,6 +375,31 @@ impl<A: Analyzer> Table<A> {
         }
     }
 
+    /// Brings the table down to 7/8 of `max_live` (so that the sort is
+    /// not redone for every new connection): closed connections first,
+    /// whatever their linger (what they lose is at most a retransmitted
+    /// FIN), then the open ones whose last packet is oldest, finished as
+    /// if the capture had ended there and marked evicted.
+    fn make_room(&mut self) {
+        let target = (self.max_live - self.max_live / 8).min(self.max_live - 1);
+        let excess = self.conns.len().saturating_sub(target);
+        let mut order: Vec<(bool, Ts, u64, Key)> = self
+            .conns
+            .iter()
+            .map(|(k, c)| (c.state != State::Closed, c.last.ts, c.first.packet, *k))
+            .collect();
+        order.sort_unstable();
+        for (open, _, _, key) in order.into_iter().take(excess) {
+            if open {
+                self.counters.evicted += 1;
+                if let Some(c) = self.conns.get_mut(&key) {
+                    c.evicted = true;
+                }
+            }
+            self.finish(key, None);
+        }
+    }
+
     /// Flushes a connection's streams, tells its analyzer it ended, and
     /// moves it to the finished list.
     fn finish(&mut self, key: Key, end: Option<At>) {
@@ -386,6 +437,7 @@ impl<A: Analyzer> Table<A> {
             closed_by: closer.map(|(side, _)| side),
             closed_at: closer.and(conn.closed_at),
             close: closer.map(|(_, how)| how),
+            evicted: conn.evicted,
         };
         self.finished.push((tcp, conn.app));
     }

@@ -10,8 +10,9 @@
 //! - Out-of-order segments are copied into a buffer (the only copy of
 //!   payload on any path), at most [`MAX_PENDING`] bytes per direction and
 //!   whatever the connection table's global budget allows. When a cap is
-//!   hit, or the peer acknowledges bytes beyond a hole, or the connection
-//!   ends, the hole is declared a gap and delivery resumes after it.
+//!   hit (holes give way oldest first, until the new segment fits), or the
+//!   peer acknowledges bytes beyond a hole, or the connection ends, the
+//!   hole is declared a gap and delivery resumes after it.
 //! - A segment more than [`MAX_WINDOW`] away from the next expected byte is
 //!   not part of this stream and is dropped (counted).
 #![deny(
@@ -168,17 +169,26 @@ impl Reassembler {
         let need = data
             .len()
             .saturating_sub(self.pending.get(&at).map_or(0, |p| p.data.len()));
-        if self.pending_bytes + need > MAX_PENDING || need > *budget {
+        let full = |r: &Self, budget: usize| r.pending_bytes + need > MAX_PENDING || need > budget;
+        if full(self, *budget) {
             self.stats.cap_hits += 1;
-            // Give up on the hole: everything before this segment is lost.
-            self.skip_to_first_pending(budget, out);
-            if at > self.offset {
-                self.gap(at - self.offset, out);
+            // Give up on the holes, oldest first, until the segment fits:
+            // each hole becomes a gap and the bytes buffered after it are
+            // delivered, so only bytes never captured are called lost.
+            while full(self, *budget) && !self.pending.is_empty() {
+                self.skip_to_first_pending(budget, out);
             }
-            let skip = self.offset.saturating_sub(at);
-            self.deliver(data, missing, skip, out);
-            self.drain(budget, out);
-            return;
+            if at <= self.offset || full(self, *budget) {
+                // Reached, or still no room (the global budget is spent
+                // elsewhere): the hole before it is lost too.
+                if at > self.offset {
+                    self.gap(at - self.offset, out);
+                }
+                let skip = self.offset.saturating_sub(at);
+                self.deliver(data, missing, skip, out);
+                self.drain(budget, out);
+                return;
+            }
         }
         if let Some(old) = self.pending.insert(
             at,

@@ -173,3 +173,56 @@ fn keepalive_probe_is_not_data() {
     assert_eq!(done[0].1.data[0], b"abc");
     assert_eq!(done[0].0.retransmissions.client, 1);
 }
+
+/// Twenty connections at the same instant into a table of at most eight:
+/// capture time never moves, so only the cap can finish them. The four
+/// closed ones go first, unmarked; then open ones by age, marked evicted,
+/// each told the capture ended there; the table never exceeds the cap.
+#[test]
+fn the_live_cap_finishes_closed_then_oldest_connections() {
+    let mut table = Table::with_max_live(Log::default, 8);
+    let at = |n: u64| At {
+        packet: n,
+        ts: Ts(0),
+    };
+    let mut packet = 0;
+    let mut max_live = 0;
+    for i in 0..20u16 {
+        let client = ([10, 0, 0, 1], 40_000 + i);
+        let mut send = |s: Segment<'_>| {
+            packet += 1;
+            table.segment(&s, at(packet));
+            max_live = max_live.max(table.live());
+        };
+        send(seg(client, S, 100, 0, "S", b""));
+        send(seg(S, client, 900, 101, "SA", b""));
+        if i % 5 == 1 {
+            send(seg(client, S, 101, 901, "FA", b""));
+            send(seg(S, client, 901, 102, "FA", b""));
+        } else {
+            send(seg(client, S, 101, 901, "A", b"x"));
+        }
+    }
+    assert_eq!(max_live, 8);
+    // Before the finish at the end, every connection that was made room
+    // for is finished: 20 - 8 at least.
+    let early: Vec<(Tcp, Log)> = table.take_finished().collect();
+    assert!(early.len() >= 12, "{}", early.len());
+    // Ports 40001 and 40006 (closed) were finished first, without a mark.
+    let closed: Vec<&Tcp> = early
+        .iter()
+        .map(|(t, _)| t)
+        .filter(|t| t.close.is_some())
+        .collect();
+    assert!(closed.iter().all(|t| !t.evicted));
+    assert_eq!(closed.first().map(|t| t.client.port()), Some(40_001));
+    let evicted: Vec<&(Tcp, Log)> = early.iter().filter(|(t, _)| t.evicted).collect();
+    assert_eq!(evicted.len() as u64, table.counters.evicted);
+    assert!(evicted.iter().all(|(_, log)| log.closed == Some(None)));
+    // The oldest open connection (port 40000) went first.
+    assert_eq!(evicted.first().map(|(t, _)| t.client.port()), Some(40_000));
+    table.finish_all();
+    let rest: Vec<(Tcp, Log)> = table.take_finished().collect();
+    assert_eq!(early.len() + rest.len(), 20);
+    assert!(rest.iter().all(|(t, _)| !t.evicted));
+}

@@ -12,6 +12,15 @@ pub const DEFAULT_TABLE_SIZE: usize = 4096;
 /// memory one decoder can hold.
 pub const TABLE_CAP: usize = 64 * 1024;
 
+/// Longest `:path` kept. A dynamic-table entry of up to [`TABLE_CAP`]
+/// bytes can be repeated by a one-byte reference in every block, so what a
+/// request keeps must not grow with the entry: longer values are cut (and
+/// the block marked [`Fields::truncated`]).
+pub const FIELD_CAP: usize = 2048;
+/// Longest `:method`, `:scheme`, `:authority` or `host` kept: a host name
+/// is at most 255 bytes (RFC 1035 section 2.3.4), with room for a port.
+pub const SHORT_FIELD_CAP: usize = 264;
+
 /// The request and response fields kept from a header block.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fields {
@@ -23,6 +32,8 @@ pub struct Fields {
     /// The `host` field, which stands in for a missing `:authority`
     /// (RFC 9113 section 8.3.1).
     pub host: Option<String>,
+    /// A kept value was longer than [`FIELD_CAP`] and was cut.
+    pub truncated: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,25 +138,39 @@ impl Decoder {
     }
 }
 
-fn text(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).into_owned()
+/// At most `cap` bytes of `v` as text; sets `truncated` when cut.
+fn text(v: &[u8], cap: usize, truncated: &mut bool) -> String {
+    let kept = v.get(..cap).unwrap_or(v);
+    *truncated |= kept.len() < v.len();
+    String::from_utf8_lossy(kept).into_owned()
 }
 
+/// Keeps the fields the ledger needs. Each is kept once, from its first
+/// occurrence: a pseudo-header field appears at most once in a valid block
+/// (RFC 9113 section 8.3), and copying a repeated one again and again
+/// would cost time in proportion to the entry each one-byte reference
+/// names.
 fn keep(f: &mut Fields, name: &[u8], value: Cow<'_, [u8]>) {
-    match name {
-        b":method" => f.method = Some(text(&value)),
-        b":scheme" => f.scheme = Some(text(&value)),
-        b":authority" => f.authority = Some(text(&value)),
-        b":path" => f.path = Some(text(&value)),
+    let (slot, cap) = match name {
+        b":method" => (&mut f.method, SHORT_FIELD_CAP),
+        b":scheme" => (&mut f.scheme, SHORT_FIELD_CAP),
+        b":authority" => (&mut f.authority, SHORT_FIELD_CAP),
+        b":path" => (&mut f.path, FIELD_CAP),
+        b"host" => (&mut f.host, SHORT_FIELD_CAP),
         // RFC 9113 section 8.3.2: a three-digit status code.
         b":status" => {
-            f.status = std::str::from_utf8(&value)
-                .ok()
-                .filter(|s| s.len() == 3)
-                .and_then(|s| s.parse().ok())
+            if f.status.is_none() {
+                f.status = std::str::from_utf8(&value)
+                    .ok()
+                    .filter(|s| s.len() == 3)
+                    .and_then(|s| s.parse().ok());
+            }
+            return;
         }
-        b"host" if f.host.is_none() => f.host = Some(text(&value)),
-        _ => {}
+        _ => return,
+    };
+    if slot.is_none() {
+        *slot = Some(text(&value, cap, &mut f.truncated));
     }
 }
 
@@ -156,6 +181,10 @@ mod tests {
     //! and the fields and the dynamic table (entries and size) compared with
     //! the listing printed after it in the RFC.
     use super::*;
+
+    fn lossy(v: &[u8]) -> String {
+        String::from_utf8_lossy(v).into_owned()
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();
@@ -171,7 +200,7 @@ mod tests {
             .decode(block)
             .unwrap()
             .into_iter()
-            .map(|(n, v)| (text(&n), text(&v)))
+            .map(|(n, v)| (lossy(&n), lossy(&v)))
             .collect()
     }
 
@@ -179,7 +208,7 @@ mod tests {
         let t: Vec<_> = d
             .table()
             .into_iter()
-            .map(|(n, v)| (text(&n), text(&v)))
+            .map(|(n, v)| (lossy(&n), lossy(&v)))
             .collect();
         // RFC 7541 section 4.1: an entry's size is name + value + 32.
         let size = t.iter().map(|(n, v)| n.len() + v.len() + 32).sum();
@@ -442,5 +471,49 @@ mod tests {
         big.push(v as u8);
         big.push(0x82);
         assert_eq!(d.decode(&big), Err(Error::Invalid));
+    }
+
+    /// One 60 000-byte `:path` entered in a 64 KiB dynamic table, then a
+    /// block of 100 000 one-byte references to it (RFC 7541 section 6.1,
+    /// index 62 = the newest dynamic entry): the request keeps
+    /// FIELD_CAP bytes, once, and says it was cut.
+    #[test]
+    fn a_long_entry_referenced_again_and_again_is_kept_once_and_cut() {
+        let mut d = Decoder::default();
+        d.allow_table_size(TABLE_CAP as u32);
+        // A dynamic table size update to 65 536 (section 6.3: 31, then
+        // 65 505 in 7-bit groups), then a literal with incremental
+        // indexing, name :path (static index 4), value of 60 000 bytes:
+        // 0x7f then 60000 - 127 in 7-bit groups.
+        let mut first = vec![0x3f, 0xe1, 0xff, 0x03, 0x44, 0x7f];
+        let mut rest = 60_000 - 127;
+        while rest >= 0x80 {
+            first.push((rest & 0x7f) as u8 | 0x80);
+            rest >>= 7;
+        }
+        first.push(rest as u8);
+        first.resize(first.len() + 60_000, b'a');
+        let f = d.decode(&first).unwrap();
+        assert_eq!(f.path.as_deref().map(str::len), Some(FIELD_CAP));
+        assert!(f.truncated);
+        let started = std::time::Instant::now();
+        let f = d.decode(&[0xbe; 100_000]).unwrap();
+        assert_eq!(f.path.as_deref().map(str::len), Some(FIELD_CAP));
+        assert!(f.truncated);
+        // A copy per reference would be 6 GB of copying for this block.
+        assert!(started.elapsed().as_secs() < 10);
+        // Short values are kept whole.
+        let f = d
+            .decode(&hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff"))
+            .unwrap();
+        assert_eq!(f.authority.as_deref(), Some("www.example.com"));
+        assert!(!f.truncated);
+        // An authority is cut shorter: literal without indexing, name
+        // :authority (static index 1), 300 bytes (0x7f, then 173).
+        let mut long = vec![0x01, 0x7f, 0xad, 0x01];
+        long.resize(long.len() + 300, b'h');
+        let f = d.decode(&long).unwrap();
+        assert_eq!(f.authority.as_deref().map(str::len), Some(SHORT_FIELD_CAP));
+        assert!(f.truncated);
     }
 }

@@ -90,6 +90,10 @@ pub enum AnomalyKind {
     /// HPACK decoding failed: this direction's header state is unknown
     /// from here on.
     HpackError,
+    /// A kept field was longer than its cap (`:path` 2048 bytes,
+    /// `:authority`, `host`, `:method`, `:scheme` 264): the request shows
+    /// its beginning.
+    FieldTruncated,
     /// A frame other than CONTINUATION interrupted a header block, or a
     /// CONTINUATION came without one (RFC 9113 section 6.10).
     ContinuationError,
@@ -527,7 +531,12 @@ impl Conn {
 
     fn decode(&mut self, side: Side, block: &[u8], at: At) -> Option<hpack::Fields> {
         match self.hpack.get_mut(side).decode(block) {
-            Ok(f) => Some(f),
+            Ok(f) => {
+                if f.truncated {
+                    self.anomaly(side, at.packet, AnomalyKind::FieldTruncated);
+                }
+                Some(f)
+            }
             Err(hpack::Error::Invalid) => {
                 self.anomaly(side, at.packet, AnomalyKind::HpackError);
                 self.lose_headers(side);

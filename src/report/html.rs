@@ -1075,6 +1075,7 @@ mod tests {
                 closed_by: None,
                 close: None,
                 closed_at: None,
+                evicted: false,
             },
             protocol: crate::app::Protocol::Http,
             tls: None,

@@ -1,0 +1,33 @@
+//! The whole pipeline on one capture: frames, connections, protocol parsers,
+//! ledger, findings, and every report format rendered into memory.
+#![no_main]
+
+use connreuse::report::{html, json, table};
+use connreuse::{analyze, findings, ledger::Ledger};
+use libfuzzer_sys::fuzz_target;
+use std::io::Cursor;
+
+fuzz_target!(|data: &[u8]| {
+    let result = analyze::reader(
+        "fuzz.pcap".to_string(),
+        Box::new(Cursor::new(data.to_vec())),
+        &Default::default(),
+    );
+    let mut ledger = Ledger::new(vec![(result.info, result.connections)]);
+    let found = findings::diagnose(&ledger);
+    ledger.set_findings(found);
+    let _ = ledger.overall();
+    let mut out = Vec::new();
+    json::render(&ledger, &mut out, false).expect("JSON into memory");
+    serde_json::from_slice::<serde_json::Value>(&out).expect("the JSON report parses");
+    out.clear();
+    json::render(&ledger, &mut out, true).expect("JSON into memory");
+    out.clear();
+    html::write_html(&ledger, &mut out).expect("HTML into memory");
+    out.clear();
+    let style = table::Style {
+        colour: true,
+        connections: true,
+    };
+    table::render(&ledger, &mut out, style).expect("table into memory");
+});
