@@ -460,10 +460,14 @@ impl Session {
         match tls {
             Some(t) => {
                 t.on_data(side, data, at);
-                let alpn = t.negotiated_alpn();
-                t.take_plaintext(&mut |s, bytes, when| {
-                    http.feed_decrypted(alpn.as_deref(), s, bytes, when)
-                });
+                // Only decrypted connections have plaintext: the common
+                // path pays for no ALPN lookup.
+                if t.has_plaintext() {
+                    let alpn = t.negotiated_alpn();
+                    t.take_plaintext(&mut |s, bytes, when| {
+                        http.feed_decrypted(alpn.as_deref(), s, bytes, when)
+                    });
+                }
             }
             None => http.feed(side, data, at),
         }

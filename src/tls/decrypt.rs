@@ -498,6 +498,10 @@ impl Decrypt {
         }
     }
 
+    pub fn has_queued(&self) -> bool {
+        !self.chunks.is_empty()
+    }
+
     /// Hands queued application data to `sink`, in order.
     pub fn drain(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
         let mut from = 0;

@@ -842,6 +842,11 @@ impl TlsSession {
             })
     }
 
+    /// Whether decrypted application data waits to be taken.
+    pub fn has_plaintext(&self) -> bool {
+        self.core.decrypt.as_ref().is_some_and(|d| d.has_queued())
+    }
+
     /// Hands decrypted application data, in order, to `sink`.
     pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
         if let Some(d) = &mut self.core.decrypt {
