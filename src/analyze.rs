@@ -5,9 +5,9 @@ use crate::At;
 use crate::app::Session;
 use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
-use crate::flow::Table;
+use crate::flow::{Counters, Finished, Table};
 use crate::keys::KeyLog;
-use crate::ledger::{Capture, Connection, Tcp};
+use crate::ledger::{Capture, Connection, Limits};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
@@ -113,6 +113,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     collect(&mut table, &info.file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
+    info.limits = limits(&table.counters, reader.secrets_dropped());
     // Connections finish in the order they end; report them in the order
     // they began.
     connections.sort_by_key(|c: &Connection| c.tcp.first_packet);
@@ -123,14 +124,39 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     }
 }
 
-fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
-    for (tcp, session) in table.take_finished() {
-        out.push(entry(file, tcp, session));
+/// What the connection table (every connection finished) and the reader
+/// gave up on.
+fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
+    let r = &c.reassembly;
+    Limits {
+        connections_evicted: c.evicted,
+        reassembly_cap_hits: r.stream_cap_hits,
+        reassembly_cap_gap_bytes: r.stream_cap_gap_bytes,
+        reassembly_budget_hits: r.budget_cap_hits,
+        reassembly_budget_gap_bytes: r.budget_cap_gap_bytes,
+        segments_out_of_window: r.out_of_window,
+        bytes_out_of_window: r.out_of_window_bytes,
+        gap_bytes: r.gap_bytes,
+        secrets_dropped_bytes: secrets_dropped,
     }
 }
 
-fn entry(file: &str, tcp: Tcp, mut session: Session) -> Connection {
+fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
+    for done in table.take_finished() {
+        out.push(entry(file, done));
+    }
+}
+
+/// The ledger's entry for a finished connection: its TCP anomalies first,
+/// then its parsers'.
+fn entry(file: &str, done: Finished<Session>) -> Connection {
+    let Finished {
+        tcp,
+        mut anomalies,
+        app: mut session,
+    } = done;
     let tls = session.tls();
+    anomalies.extend(session.anomalies());
     Connection {
         capture: file.to_string(),
         tcp,
@@ -138,7 +164,7 @@ fn entry(file: &str, tcp: Tcp, mut session: Session) -> Connection {
         tls: tls.map(|t| t.summary()),
         handshakes: tls.map(|t| t.handshakes().to_vec()).unwrap_or_default(),
         http: session.http_facts(),
-        anomalies: session.anomalies(),
+        anomalies,
         requests: session.take_requests(),
     }
 }

@@ -380,12 +380,66 @@ fn reports_on_a_corpus_sample_match_the_schema() {
     check_all(&v, &runs);
 }
 
+/// Appends one legacy pcap record (LINKTYPE_RAW): IPv4 and a 20-byte TCP
+/// header from `src` to `dst` with `flags`, then `payload`.
+fn pcap_record(
+    out: &mut Vec<u8>,
+    src: ([u8; 4], u16),
+    dst: ([u8; 4], u16),
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) {
+    let len = 40 + payload.len();
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    // IPv4 (RFC 791) without options; TCP (RFC 9293 section 3.1).
+    out.extend_from_slice(&[0x45, 0]);
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    out.extend_from_slice(&src.0);
+    out.extend_from_slice(&dst.0);
+    out.extend_from_slice(&src.1.to_be_bytes());
+    out.extend_from_slice(&dst.1.to_be_bytes());
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    out.extend_from_slice(payload);
+}
+
+/// A capture of one connection that makes the TCP layer give up: after the
+/// handshake, a server segment 2^31 bytes off its stream (out_of_window),
+/// then 3000 client segments of 1400 bytes behind a 1400-byte hole, more
+/// than the 4 MiB a direction buffers (reassembly_cap).
+fn capture_with_tcp_limits(dir: &Path) -> PathBuf {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    let (client, server) = (([10, 0, 0, 1], 40_000), ([10, 0, 0, 2], 8080));
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&[2, 0, 4, 0]);
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&101u32.to_le_bytes());
+    pcap_record(&mut out, client, server, 100, SYN, &[]);
+    pcap_record(&mut out, server, client, 900, SYN | ACK, &[]);
+    pcap_record(&mut out, server, client, 901 + (1 << 31), ACK, b"far");
+    let payload = [0x61u8; 1400];
+    for k in 1..=3000u32 {
+        pcap_record(&mut out, client, server, 101 + 1400 * k, ACK, &payload);
+    }
+    let p = dir.join("tcp-limits.pcap");
+    std::fs::write(&p, out).expect("capture written");
+    p
+}
+
 /// A document holding every object type: two TLS 1.2 connections with a
 /// finding, a session ticket and TLS anomalies (one application-data
 /// record's type byte set to 0x40: bad_record_header, then resync), HTTP/1
 /// requests with an HTTP anomaly (`Content-Length: 4x0`: bad_content_length),
-/// and h2c requests with stream ids on three connections (a parallel_h2
-/// finding).
+/// h2c requests with stream ids on three connections (a parallel_h2
+/// finding), and a connection with TCP anomalies and nonzero limits.
 fn document_with_every_object() -> Value {
     let dir = scratch("schema-mutations");
     let edit = |capture: &str, find: &[u8], replace: &[u8]| {
@@ -410,7 +464,8 @@ fn document_with_every_object() -> Value {
         b"Content-Length: 4x0",
     );
     let h2c = root().join("testdata/captures/curl-h2c.pcap");
-    let (code, doc) = report(&[tls, http1, h2c], None);
+    let tcp = capture_with_tcp_limits(&dir);
+    let (code, doc) = report(&[tls, http1, h2c, tcp], None);
     assert_eq!(code, 0);
     let layers: BTreeSet<&str> = doc["anomalies"]
         .as_array()
@@ -420,9 +475,22 @@ fn document_with_every_object() -> Value {
         .collect();
     assert_eq!(
         layers,
-        BTreeSet::from(["http", "tls"]),
-        "anomalies of both layers"
+        BTreeSet::from(["http", "tcp", "tls"]),
+        "anomalies of every layer"
     );
+    let tcp_kinds: BTreeSet<&str> = doc["anomalies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["layer"] == "tcp")
+        .filter_map(|a| a["kind"].as_str())
+        .collect();
+    assert_eq!(
+        tcp_kinds,
+        BTreeSet::from(["out_of_window", "reassembly_cap"])
+    );
+    assert_eq!(doc["captures"][3]["limits"]["reassembly_cap_hits"], 1);
+    assert_eq!(doc["totals"]["limits"]["segments_out_of_window"], 1);
     assert!(doc.pointer("/findings/0/evidence").is_some(), "a finding");
     assert!(
         doc["requests"]
@@ -538,6 +606,8 @@ fn schema_rejects_removed_renamed_and_added_fields() {
         "/connections/0/http",
         "/requests/0",
         "/anomalies/0",
+        "/captures/0/limits",
+        "/totals/limits",
     ] {
         let shape = |p: &str| -> String {
             p.split('/')
@@ -604,6 +674,7 @@ fn schema_rejects_unknown_enum_values_and_malformed_strings() {
         ("/findings/0/kind", Value::from("slow_start")),
         ("/anomalies/0/layer", Value::from("ip")),
         ("/anomalies/0/kind", Value::from("bad_content_length")),
+        ("/anomalies/0/kind", Value::from("evicted")),
         ("/requests/0/stream_id", Value::from(0)),
     ];
     let mut accepted = Vec::new();
@@ -621,4 +692,36 @@ fn schema_rejects_unknown_enum_values_and_malformed_strings() {
         "docs/schema.json accepts:\n{}",
         accepted.join("\n")
     );
+}
+
+/// What the schema must accept beyond the bundled captures: an evicted
+/// connection (the field appears only then) and each TCP anomaly kind,
+/// which only the layer `tcp` may carry.
+#[test]
+fn schema_accepts_evicted_connections_and_every_tcp_anomaly() {
+    let v = validator();
+    let doc = document_with_every_object();
+    let mut evicted = doc.clone();
+    evicted["connections"][0]["evicted"] = Value::Bool(true);
+    assert_eq!(problems(&v, &evicted), Vec::<String>::new());
+    evicted["connections"][0]["evicted"] = Value::Bool(false);
+    assert!(!v.is_valid(&evicted), "evicted: false is never printed");
+    for kind in [
+        "evicted",
+        "reassembly_cap",
+        "reassembly_budget",
+        "out_of_window",
+    ] {
+        let mut changed = doc.clone();
+        let a = serde_json::json!({"connection": 0, "layer": "tcp", "kind": kind,
+            "side": null, "packet": 1, "bytes": null});
+        changed["anomalies"]
+            .as_array_mut()
+            .expect("anomalies[]")
+            .push(a);
+        assert_eq!(problems(&v, &changed), Vec::<String>::new(), "{kind}");
+        let last = changed["anomalies"].as_array().map_or(0, Vec::len) - 1;
+        changed["anomalies"][last]["layer"] = Value::from("http");
+        assert!(!v.is_valid(&changed), "{kind} accepted at the http layer");
+    }
 }

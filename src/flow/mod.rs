@@ -11,6 +11,10 @@
 //! the capture's to choose, so the number alive is capped too
 //! ([`MAX_LIVE`]): past it, closed connections are finished at once and
 //! then those idle longest, which are marked evicted.
+//!
+//! What the table gives up on is counted exactly ([`Counters`]) and, per
+//! connection, handed out as TCP-layer anomalies with the finished
+//! connection ([`Finished`]).
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -21,11 +25,11 @@
 pub mod reassembly;
 mod seq;
 
-pub use reassembly::{Event, Reassembler};
+pub use reassembly::{Event, Reassembler, Stats};
 pub use seq::Seq;
 
 use crate::decode::Segment;
-use crate::ledger::{Close, Tcp};
+use crate::ledger::{Anomaly, Close, Layer, Tcp};
 use crate::{At, Side, Ts};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -98,6 +102,43 @@ struct Half {
     isn: Option<Seq>,
     fin: bool,
     rx: Reassembler,
+    /// The packet of the first segment that hit each cap or was dropped.
+    first: FirstPackets,
+}
+
+/// Packet numbers of the first of each kind of loss on one side.
+#[derive(Debug, Default)]
+struct FirstPackets {
+    stream_cap: Option<u64>,
+    budget_cap: Option<u64>,
+    out_of_window: Option<u64>,
+}
+
+impl FirstPackets {
+    /// Notes `packet` for each count that grew from `before` to `after`.
+    fn note(&mut self, before: &Stats, after: &Stats, packet: u64) {
+        for (slot, old, new) in [
+            (
+                &mut self.stream_cap,
+                before.stream_cap_hits,
+                after.stream_cap_hits,
+            ),
+            (
+                &mut self.budget_cap,
+                before.budget_cap_hits,
+                after.budget_cap_hits,
+            ),
+            (
+                &mut self.out_of_window,
+                before.out_of_window,
+                after.out_of_window,
+            ),
+        ] {
+            if new > old && slot.is_none() {
+                *slot = Some(packet);
+            }
+        }
+    }
 }
 
 struct Conn<A> {
@@ -142,15 +183,25 @@ impl<A> Conn<A> {
     }
 }
 
-/// Counters over all segments.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Counters over all segments, exact.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub segments: u64,
-    /// Segments dropped because the connection had been finished long ago
-    /// and they start nothing (a lone ACK or RST after expiry).
-    pub stray: u64,
     /// Open connections finished early to stay under [`MAX_LIVE`].
     pub evicted: u64,
+    /// Both directions of every finished connection, summed.
+    pub reassembly: Stats,
+}
+
+/// A connection the table is done with.
+pub struct Finished<A> {
+    pub tcp: Tcp,
+    /// What the TCP layer gave up on in it, as anomalies (index 0 for
+    /// `connection`, to be set by whoever numbers the connections):
+    /// `evicted`; per side, `reassembly_cap`, `reassembly_budget` and
+    /// `out_of_window`, each once, at the first packet concerned.
+    pub anomalies: Vec<Anomaly>,
+    pub app: A,
 }
 
 /// The connection table of one capture.
@@ -158,7 +209,7 @@ pub struct Table<A> {
     conns: HashMap<Key, Conn<A>>,
     max_live: usize,
     budget: usize,
-    finished: Vec<(Tcp, A)>,
+    finished: Vec<Finished<A>>,
     new_app: Box<dyn Fn() -> A>,
     packets_since_sweep: u64,
     last_sweep: Ts,
@@ -194,7 +245,7 @@ impl<A: Analyzer> Table<A> {
     }
 
     /// Connections finished since the last call, with their analyzers.
-    pub fn take_finished(&mut self) -> std::vec::Drain<'_, (Tcp, A)> {
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Finished<A>> {
         self.finished.drain(..)
     }
 
@@ -309,6 +360,7 @@ impl<A: Analyzer> Table<A> {
         };
         if !seg.payload.is_empty() || seg.missing > 0 {
             *data_seen = true;
+            let before = half.rx.stats;
             half.rx.segment(
                 data_seq,
                 seg.payload,
@@ -316,6 +368,7 @@ impl<A: Analyzer> Table<A> {
                 budget,
                 &mut sink_for(app, side, at),
             );
+            half.first.note(&before, &half.rx.stats, at.packet);
         }
         // Mid-stream, a stream starts at its first data, not at a pure ACK:
         // a keep-alive probe's sequence number is one below the next byte
@@ -418,7 +471,10 @@ impl<A: Analyzer> Table<A> {
             State::Open => None,
         };
         conn.app.on_close(closer, at);
+        let anomalies = tcp_anomalies(&conn);
         let [client, server] = conn.halves;
+        self.counters.reassembly.add(&client.rx.stats);
+        self.counters.reassembly.add(&server.rx.stats);
         let unknown = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), 0);
         let tcp = Tcp {
             client: client.addr.unwrap_or(unknown),
@@ -439,7 +495,11 @@ impl<A: Analyzer> Table<A> {
             close: closer.map(|(_, how)| how),
             evicted: conn.evicted,
         };
-        self.finished.push((tcp, conn.app));
+        self.finished.push(Finished {
+            tcp,
+            anomalies,
+            app: conn.app,
+        });
     }
 
     /// The capture ended: finishes every connection still alive, in the
@@ -455,6 +515,37 @@ impl<A: Analyzer> Table<A> {
             self.finish(key, None);
         }
     }
+}
+
+/// What the TCP layer gave up on in `conn`: nothing allocated unless
+/// something was.
+fn tcp_anomalies<A>(conn: &Conn<A>) -> Vec<Anomaly> {
+    let anomaly = |kind: &str, side, packet, bytes| Anomaly {
+        connection: 0,
+        layer: Layer::Tcp,
+        kind: kind.to_string(),
+        side,
+        packet,
+        bytes,
+    };
+    let mut out = Vec::new();
+    if conn.evicted {
+        out.push(anomaly("evicted", None, conn.last.packet, None));
+    }
+    for (side, half) in [Side::Client, Side::Server].into_iter().zip(&conn.halves) {
+        let s = &half.rx.stats;
+        let f = &half.first;
+        for (kind, first, bytes) in [
+            ("reassembly_cap", f.stream_cap, s.stream_cap_gap_bytes),
+            ("reassembly_budget", f.budget_cap, s.budget_cap_gap_bytes),
+            ("out_of_window", f.out_of_window, s.out_of_window_bytes),
+        ] {
+            if let Some(packet) = first {
+                out.push(anomaly(kind, Some(side), packet, Some(bytes)));
+            }
+        }
+    }
+    out
 }
 
 /// A sink that hands one side's stream events to the analyzer.

@@ -15,6 +15,8 @@
 //!   hole is declared a gap and delivery resumes after it.
 //! - A segment more than [`MAX_WINDOW`] away from the next expected byte is
 //!   not part of this stream and is dropped (counted).
+//! - Every cap hit and every drop is counted in [`Stats`], which the
+//!   connection table turns into the report's limits and anomalies.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -65,10 +67,53 @@ pub struct Stats {
     pub duplicates: u64,
     /// Segments that arrived ahead of a hole.
     pub out_of_order: u64,
-    /// Segments too far from the stream to belong to it.
+    /// Segments too far from the stream to belong to it, dropped.
     pub out_of_window: u64,
-    /// Times a buffer cap forced a gap.
-    pub cap_hits: u64,
+    /// Bytes those segments carried (captured and cut by the snapshot
+    /// length).
+    pub out_of_window_bytes: u64,
+    /// Times this direction's buffer was full ([`MAX_PENDING`]) and a hole
+    /// was given up on to make room.
+    pub stream_cap_hits: u64,
+    /// Times the connection table's budget ([`super::GLOBAL_PENDING`]) was
+    /// spent, this direction's buffer not full, and a hole was given up on.
+    pub budget_cap_hits: u64,
+    /// Of `gap_bytes`, those declared lost at a `stream_cap_hits` hit,
+    /// without waiting for a retransmission, the peer's acknowledgement or
+    /// the end of the connection.
+    pub stream_cap_gap_bytes: u64,
+    /// The same at a `budget_cap_hits` hit.
+    pub budget_cap_gap_bytes: u64,
+}
+
+impl Stats {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Stats) {
+        let Stats {
+            delivered,
+            gap_bytes,
+            gaps,
+            duplicates,
+            out_of_order,
+            out_of_window,
+            out_of_window_bytes,
+            stream_cap_hits,
+            budget_cap_hits,
+            stream_cap_gap_bytes,
+            budget_cap_gap_bytes,
+        } = *other;
+        self.delivered += delivered;
+        self.gap_bytes += gap_bytes;
+        self.gaps += gaps;
+        self.duplicates += duplicates;
+        self.out_of_order += out_of_order;
+        self.out_of_window += out_of_window;
+        self.out_of_window_bytes += out_of_window_bytes;
+        self.stream_cap_hits += stream_cap_hits;
+        self.budget_cap_hits += budget_cap_hits;
+        self.stream_cap_gap_bytes += stream_cap_gap_bytes;
+        self.budget_cap_gap_bytes += budget_cap_gap_bytes;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +191,7 @@ impl Reassembler {
         self.start_at(seq);
         let Some(at) = self.offset_of(seq) else {
             self.stats.out_of_window += 1;
+            self.stats.out_of_window_bytes += len;
             return;
         };
         let end = at + len;
@@ -171,19 +217,34 @@ impl Reassembler {
             .saturating_sub(self.pending.get(&at).map_or(0, |p| p.data.len()));
         let full = |r: &Self, budget: usize| r.pending_bytes + need > MAX_PENDING || need > budget;
         if full(self, *budget) {
-            self.stats.cap_hits += 1;
+            // Counted once per hit, against this direction's cap when it
+            // is full, else against the global budget.
+            let stream_cap = self.pending_bytes + need > MAX_PENDING;
+            let mut given_up = 0;
+            if stream_cap {
+                self.stats.stream_cap_hits += 1;
+            } else {
+                self.stats.budget_cap_hits += 1;
+            }
             // Give up on the holes, oldest first, until the segment fits:
             // each hole becomes a gap and the bytes buffered after it are
             // delivered, so only bytes never captured are called lost.
             while full(self, *budget) && !self.pending.is_empty() {
-                self.skip_to_first_pending(budget, out);
+                given_up += self.skip_to_first_pending(budget, out);
             }
-            if at <= self.offset || full(self, *budget) {
-                // Reached, or still no room (the global budget is spent
-                // elsewhere): the hole before it is lost too.
-                if at > self.offset {
-                    self.gap(at - self.offset, out);
-                }
+            let reached = at <= self.offset || full(self, *budget);
+            if reached && at > self.offset {
+                // Still no room (the global budget is spent elsewhere):
+                // the hole before it is lost too.
+                given_up += at - self.offset;
+                self.gap(at - self.offset, out);
+            }
+            if stream_cap {
+                self.stats.stream_cap_gap_bytes += given_up;
+            } else {
+                self.stats.budget_cap_gap_bytes += given_up;
+            }
+            if reached {
                 let skip = self.offset.saturating_sub(at);
                 self.deliver(data, missing, skip, out);
                 self.drain(budget, out);
@@ -242,14 +303,18 @@ impl Reassembler {
         }
     }
 
-    /// Declares the hole before the first buffered segment lost.
-    fn skip_to_first_pending(&mut self, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
-        if let Some((&at, _)) = self.pending.first_key_value() {
-            if at > self.offset {
-                self.gap(at - self.offset, out);
-            }
-            self.drain(budget, out);
+    /// Declares the hole before the first buffered segment lost; returns
+    /// its length.
+    fn skip_to_first_pending(&mut self, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) -> u64 {
+        let Some((&at, _)) = self.pending.first_key_value() else {
+            return 0;
+        };
+        let hole = at.saturating_sub(self.offset);
+        if hole > 0 {
+            self.gap(hole, out);
         }
+        self.drain(budget, out);
+        hole
     }
 
     /// The peer acknowledged `ack`: bytes before it were received, so a
@@ -260,7 +325,9 @@ impl Reassembler {
             return;
         };
         match self.offset_of(ack) {
-            Some(acked) if acked >= first => self.skip_to_first_pending(budget, out),
+            Some(acked) if acked >= first => {
+                self.skip_to_first_pending(budget, out);
+            }
             _ => {}
         }
     }

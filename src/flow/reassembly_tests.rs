@@ -116,12 +116,12 @@ fn global_budget_exhausted_forces_a_gap_not_growth() {
     let mut sink = |ev: Event<'_>| out.push(format!("{ev:?}"));
     r.segment(Seq(11), b"kl", 0, &mut budget, &mut sink); // buffered: 2 of 4
     r.segment(Seq(21), b"uvw", 0, &mut budget, &mut sink); // over budget
-    assert_eq!(r.stats.cap_hits, 1);
+    assert_eq!(r.stats.budget_cap_hits, 1);
     // The oldest hole gave way; then "uvw" fit and waits for its own.
     assert_eq!(r.pending_bytes(), 3);
     assert_eq!(budget, 1);
     r.segment(Seq(31), b"abcde", 0, &mut budget, &mut sink); // over budget
-    assert_eq!(r.stats.cap_hits, 2);
+    assert_eq!(r.stats.budget_cap_hits, 2);
     assert_eq!(
         out,
         [
@@ -135,6 +135,56 @@ fn global_budget_exhausted_forces_a_gap_not_growth() {
     );
     assert_eq!(budget, 4);
     assert_eq!(r.pending_bytes(), 0);
+    // Both hits were the budget's (2 + 3 and 3 + 5 buffered bytes are far
+    // below MAX_PENDING), and the holes given up were 10, then 8 and 7.
+    assert_eq!(r.stats.stream_cap_hits, 0);
+    assert_eq!(r.stats.budget_cap_gap_bytes, 10 + 8 + 7);
+    assert_eq!(r.stats.stream_cap_gap_bytes, 0);
+}
+
+/// A 1000-byte hole, then 1 MiB segments after it: four fill MAX_PENDING
+/// (4 MiB) exactly, the fifth does not fit, so the hole is given up (and
+/// counted against this direction's cap, not the budget) and all five are
+/// delivered.
+#[test]
+fn a_full_direction_counts_its_own_cap_and_the_hole_given_up() {
+    const MIB: usize = 1 << 20;
+    assert_eq!(MAX_PENDING, 4 * MIB);
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(0));
+    let mut budget = crate::flow::GLOBAL_PENDING;
+    let (mut data, mut gaps) = (0u64, Vec::new());
+    let mut sink = |ev: Event<'_>| match ev {
+        Event::Data(d) => data += d.len() as u64,
+        Event::Gap(n) => gaps.push(n),
+    };
+    let chunk = vec![0x5au8; MIB];
+    for k in 0..4u32 {
+        r.segment(
+            Seq(1001 + k * MIB as u32),
+            &chunk,
+            0,
+            &mut budget,
+            &mut sink,
+        );
+    }
+    assert_eq!(r.pending_bytes(), MAX_PENDING);
+    assert_eq!(r.stats.stream_cap_hits, 0);
+    r.segment(
+        Seq(1001 + 4 * MIB as u32),
+        &chunk,
+        0,
+        &mut budget,
+        &mut sink,
+    );
+    assert_eq!(gaps, [1000]);
+    assert_eq!(data, 5 * MIB as u64);
+    let s = r.stats;
+    assert_eq!((s.stream_cap_hits, s.stream_cap_gap_bytes), (1, 1000));
+    assert_eq!((s.budget_cap_hits, s.budget_cap_gap_bytes), (0, 0));
+    assert_eq!(s.gap_bytes, 1000);
+    assert_eq!(r.pending_bytes(), 0);
+    assert_eq!(budget, crate::flow::GLOBAL_PENDING);
 }
 
 #[test]
@@ -143,7 +193,10 @@ fn far_away_segment_is_not_part_of_the_stream() {
     r.start_after_syn(Seq(0));
     let mut budget = 1 << 20;
     r.segment(Seq(1 << 31), b"x", 0, &mut budget, &mut |_| {});
-    assert_eq!(r.stats.out_of_window, 1);
+    // Captured and snapshot-cut bytes both count as dropped.
+    r.segment(Seq(3 << 30), b"yz", 5, &mut budget, &mut |_| {});
+    assert_eq!(r.stats.out_of_window, 2);
+    assert_eq!(r.stats.out_of_window_bytes, 1 + 2 + 5);
     assert_eq!(r.pending_bytes(), 0);
 }
 
@@ -293,7 +346,7 @@ fn a_cap_hit_declares_only_the_holes_lost() {
         assert!(r.pending_bytes() <= 100);
     }
     r.flush(&mut budget, &mut sink);
-    assert!(r.stats.cap_hits > 50, "{:?}", r.stats);
+    assert!(r.stats.budget_cap_hits > 50, "{:?}", r.stats);
     assert_eq!(gaps, 100 * 10);
     let want: Vec<u8> = (0..1000u32)
         .filter(|k| k % 10 != 0)

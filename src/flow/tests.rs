@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::decode::Flags;
-use crate::ledger::Close;
+use crate::ledger::{Anomaly, Close, Layer};
 
 /// Records what the table hands to an analyzer.
 #[derive(Debug, Default)]
@@ -65,7 +65,7 @@ fn feed(segs: &[Segment<'_>]) -> Vec<(Tcp, Log)> {
         table.segment(s, at);
     }
     table.finish_all();
-    let mut done: Vec<(Tcp, Log)> = table.take_finished().collect();
+    let mut done: Vec<(Tcp, Log)> = table.take_finished().map(|f| (f.tcp, f.app)).collect();
     done.sort_by_key(|(t, _)| t.first_packet);
     done
 }
@@ -206,23 +206,100 @@ fn the_live_cap_finishes_closed_then_oldest_connections() {
     assert_eq!(max_live, 8);
     // Before the finish at the end, every connection that was made room
     // for is finished: 20 - 8 at least.
-    let early: Vec<(Tcp, Log)> = table.take_finished().collect();
+    let early: Vec<Finished<Log>> = table.take_finished().collect();
     assert!(early.len() >= 12, "{}", early.len());
     // Ports 40001 and 40006 (closed) were finished first, without a mark.
     let closed: Vec<&Tcp> = early
         .iter()
-        .map(|(t, _)| t)
+        .map(|f| &f.tcp)
         .filter(|t| t.close.is_some())
         .collect();
     assert!(closed.iter().all(|t| !t.evicted));
     assert_eq!(closed.first().map(|t| t.client.port()), Some(40_001));
-    let evicted: Vec<&(Tcp, Log)> = early.iter().filter(|(t, _)| t.evicted).collect();
+    let evicted: Vec<&Finished<Log>> = early.iter().filter(|f| f.tcp.evicted).collect();
     assert_eq!(evicted.len() as u64, table.counters.evicted);
-    assert!(evicted.iter().all(|(_, log)| log.closed == Some(None)));
+    assert!(evicted.iter().all(|f| f.app.closed == Some(None)));
     // The oldest open connection (port 40000) went first.
-    assert_eq!(evicted.first().map(|(t, _)| t.client.port()), Some(40_000));
+    assert_eq!(evicted.first().map(|f| f.tcp.client.port()), Some(40_000));
+    // Each evicted connection says so once, at its last packet (port
+    // 40000: SYN, SYN-ACK and data were packets 1 to 3); the closed ones
+    // say nothing.
+    assert_eq!(
+        evicted.first().map(|f| f.anomalies.clone()),
+        Some(vec![Anomaly {
+            connection: 0,
+            layer: Layer::Tcp,
+            kind: "evicted".into(),
+            side: None,
+            packet: 3,
+            bytes: None,
+        }])
+    );
+    assert!(evicted.iter().all(|f| f.anomalies.len() == 1));
+    assert!(
+        early
+            .iter()
+            .filter(|f| !f.tcp.evicted)
+            .all(|f| f.anomalies.is_empty())
+    );
     table.finish_all();
-    let rest: Vec<(Tcp, Log)> = table.take_finished().collect();
+    let rest: Vec<Finished<Log>> = table.take_finished().collect();
     assert_eq!(early.len() + rest.len(), 20);
-    assert!(rest.iter().all(|(t, _)| !t.evicted));
+    assert!(rest.iter().all(|f| !f.tcp.evicted));
+}
+
+/// A segment 2^31 away from its stream and a 1 MiB hole's worth of data
+/// beyond MAX_PENDING: the connection's anomalies name the side, the first
+/// packet concerned and the bytes, and the table's counters sum them.
+#[test]
+fn losses_become_anomalies_and_counters() {
+    const MIB: usize = 1 << 20;
+    let chunk = vec![0x61u8; MIB];
+    let mut segs = vec![
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        // Packet 3: far outside the server's stream (next byte 901).
+        seg(S, C, 901 + (1 << 31), 101, "A", b"xyz"),
+    ];
+    // Packets 4 to 8: 1 MiB segments after a 1400-byte hole from the
+    // client; the fifth (packet 8) does not fit in MAX_PENDING.
+    for k in 0..5u32 {
+        segs.push(seg(C, S, 101 + 1400 + k * MIB as u32, 901, "A", &chunk));
+    }
+    let mut table = Table::new(Log::default);
+    for (i, s) in segs.iter().enumerate() {
+        let at = At {
+            packet: i as u64 + 1,
+            ts: Ts(i as i64),
+        };
+        table.segment(s, at);
+    }
+    table.finish_all();
+    let done: Vec<Finished<Log>> = table.take_finished().collect();
+    let [conn] = &done[..] else {
+        panic!("{} connections", done.len())
+    };
+    let tcp = |kind: &str, side, packet, bytes| Anomaly {
+        connection: 0,
+        layer: Layer::Tcp,
+        kind: kind.into(),
+        side: Some(side),
+        packet,
+        bytes: Some(bytes),
+    };
+    assert_eq!(
+        conn.anomalies,
+        [
+            tcp("reassembly_cap", Side::Client, 8, 1400),
+            tcp("out_of_window", Side::Server, 3, 3),
+        ]
+    );
+    assert_eq!(conn.tcp.gap_bytes.client, 1400);
+    assert_eq!(conn.app.data[0].len(), 5 * MIB);
+    let r = table.counters.reassembly;
+    assert_eq!((r.stream_cap_hits, r.stream_cap_gap_bytes), (1, 1400));
+    assert_eq!((r.budget_cap_hits, r.budget_cap_gap_bytes), (0, 0));
+    assert_eq!((r.out_of_window, r.out_of_window_bytes), (1, 3));
+    assert_eq!(r.gap_bytes, 1400);
+    assert_eq!(r.delivered, 5 * MIB as u64);
 }

@@ -122,6 +122,67 @@ pub struct Capture {
     /// Malformed lines of those secrets (line numbers and why; never the
     /// secrets themselves).
     pub keylog_warnings: Vec<String>,
+    /// What reading this capture gave up on to stay within its caps.
+    pub limits: Limits,
+}
+
+/// What connreuse gave up on to keep memory bounded, or could not place in
+/// a stream (docs/RELIABILITY.md lists the caps): per capture, and summed
+/// in the totals. Every figure is an exact count; all zero when nothing
+/// was given up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Open connections finished early because `flow::MAX_LIVE` were
+    /// alive at once (each is marked `evicted`).
+    pub connections_evicted: u64,
+    /// Times a direction's out-of-order buffer (`flow::reassembly::MAX_PENDING`)
+    /// was full and a hole was given up on.
+    pub reassembly_cap_hits: u64,
+    /// Bytes declared lost at those hits (holes not waited for).
+    pub reassembly_cap_gap_bytes: u64,
+    /// Times the capture's out-of-order budget (`flow::GLOBAL_PENDING`) was
+    /// spent and a hole was given up on.
+    pub reassembly_budget_hits: u64,
+    /// Bytes declared lost at those hits.
+    pub reassembly_budget_gap_bytes: u64,
+    /// Segments too far from their stream's next byte
+    /// (`flow::reassembly::MAX_WINDOW`), dropped.
+    pub segments_out_of_window: u64,
+    /// Payload bytes those segments carried.
+    pub bytes_out_of_window: u64,
+    /// Payload bytes never delivered to the parsers, over every connection
+    /// and side: the sum of `connections[].gap_bytes`, the bytes above
+    /// included.
+    pub gap_bytes: u64,
+    /// Key log text from Decryption Secrets Blocks dropped because
+    /// `capture::MAX_SECRETS` bytes were waiting already.
+    pub secrets_dropped_bytes: u64,
+}
+
+impl Limits {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Limits) {
+        let Limits {
+            connections_evicted,
+            reassembly_cap_hits,
+            reassembly_cap_gap_bytes,
+            reassembly_budget_hits,
+            reassembly_budget_gap_bytes,
+            segments_out_of_window,
+            bytes_out_of_window,
+            gap_bytes,
+            secrets_dropped_bytes,
+        } = *other;
+        self.connections_evicted += connections_evicted;
+        self.reassembly_cap_hits += reassembly_cap_hits;
+        self.reassembly_cap_gap_bytes += reassembly_cap_gap_bytes;
+        self.reassembly_budget_hits += reassembly_budget_hits;
+        self.reassembly_budget_gap_bytes += reassembly_budget_gap_bytes;
+        self.segments_out_of_window += segments_out_of_window;
+        self.bytes_out_of_window += bytes_out_of_window;
+        self.gap_bytes += gap_bytes;
+        self.secrets_dropped_bytes += secrets_dropped_bytes;
+    }
 }
 
 /// One TCP connection and what it carried.
@@ -228,6 +289,8 @@ pub struct Totals {
     pub connections_with_requests: usize,
     pub servers: usize,
     pub findings: usize,
+    /// The captures' `limits`, summed.
+    pub limits: Limits,
 }
 
 /// Everything one run learned.
@@ -346,6 +409,10 @@ impl Ledger {
             connections_with_requests: with_requests,
             servers: 0,
             findings: 0,
+            limits: captures.iter().fold(Limits::default(), |mut sum, c| {
+                sum.add(&c.limits);
+                sum
+            }),
         };
         let servers = servers::servers(&connections);
         Ledger {

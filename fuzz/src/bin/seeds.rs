@@ -109,7 +109,7 @@ fn streams(path: &Path, out: &Path) -> usize {
     let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("x");
     let mut n = 0;
     let mut kept = std::collections::HashMap::new();
-    for (i, (_, rec)) in table.take_finished().enumerate() {
+    for (i, rec) in table.take_finished().map(|f| f.app).enumerate() {
         let head = rec.client_head.as_slice();
         let target = if tls::looks_like_tls(head) == Some(true) {
             "tls"
