@@ -33,6 +33,7 @@ use crate::ledger::{Anomaly, Close, Layer, Tcp};
 use crate::{At, Side, Ts};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU64;
 
 /// A closed connection is kept this long after its last packet, for
 /// retransmitted FINs and final ACKs (2 x the common 60 s MSL).
@@ -106,12 +107,13 @@ struct Half {
     first: FirstPackets,
 }
 
-/// Packet numbers of the first of each kind of loss on one side.
+/// Packet numbers (1-based, so never zero: 8 bytes each) of the first of
+/// each kind of loss on one side.
 #[derive(Debug, Default)]
 struct FirstPackets {
-    stream_cap: Option<u64>,
-    budget_cap: Option<u64>,
-    out_of_window: Option<u64>,
+    stream_cap: Option<NonZeroU64>,
+    budget_cap: Option<NonZeroU64>,
+    out_of_window: Option<NonZeroU64>,
 }
 
 impl FirstPackets {
@@ -135,7 +137,7 @@ impl FirstPackets {
             ),
         ] {
             if new > old && slot.is_none() {
-                *slot = Some(packet);
+                *slot = NonZeroU64::new(packet);
             }
         }
     }
@@ -541,7 +543,7 @@ fn tcp_anomalies<A>(conn: &Conn<A>) -> Vec<Anomaly> {
             ("out_of_window", f.out_of_window, s.out_of_window_bytes),
         ] {
             if let Some(packet) = first {
-                out.push(anomaly(kind, Some(side), packet, Some(bytes)));
+                out.push(anomaly(kind, Some(side), packet.get(), Some(bytes)));
             }
         }
     }
