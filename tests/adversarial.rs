@@ -224,12 +224,14 @@ impl Capture {
 /// The whole pipeline over a capture in memory, as the JSON report, and
 /// the heap growth while reading and reporting it.
 fn report(capture: Vec<u8>) -> (Value, usize) {
+    report_from(Box::new(Cursor::new(capture)))
+}
+
+/// The same over a capture read from `src` (one generated as it is read
+/// costs no memory of its own).
+fn report_from(src: Box<dyn Read + Send>) -> (Value, usize) {
     peak_growth(move || {
-        let result = analyze::reader(
-            "adversarial.pcap".into(),
-            Box::new(Cursor::new(capture)),
-            &Default::default(),
-        );
+        let result = analyze::reader("adversarial.pcap".into(), src, &Default::default());
         assert!(result.error.is_none(), "{:?}", result.error);
         let mut ledger = Ledger::new(vec![(result.info, result.connections)]);
         let found = findings::diagnose(&ledger);
@@ -240,8 +242,11 @@ fn report(capture: Vec<u8>) -> (Value, usize) {
     })
 }
 
-/// The anomalies of the report as (layer, kind, side, bytes).
-fn anomalies(report: &Value) -> Vec<(String, String, String, Option<u64>)> {
+/// An anomaly of the report as (layer, kind, side, packet, bytes).
+type Listed = (String, String, String, u64, Option<u64>);
+
+/// The anomalies of the report, in order.
+fn anomalies(report: &Value) -> Vec<Listed> {
     report["anomalies"]
         .as_array()
         .expect("anomalies[]")
@@ -251,16 +256,58 @@ fn anomalies(report: &Value) -> Vec<(String, String, String, Option<u64>)> {
                 a["layer"].as_str().unwrap_or("").to_string(),
                 a["kind"].as_str().unwrap_or("").to_string(),
                 a["side"].as_str().unwrap_or("").to_string(),
+                a["packet"].as_u64().expect("packet"),
                 a["bytes"].as_u64(),
             )
         })
         .collect()
 }
 
-fn has(report: &Value, layer: &str, kind: &str, side: &str) -> bool {
-    anomalies(report)
-        .iter()
-        .any(|(l, k, s, _)| l == layer && k == kind && s == side)
+/// One expected anomaly, as [`anomalies`] lists it.
+fn anomaly(layer: &str, kind: &str, side: &str, packet: u64, bytes: Option<u64>) -> Listed {
+    (layer.into(), kind.into(), side.into(), packet, bytes)
+}
+
+/// The figures of a `limits` object, every field named: a field added to
+/// the report without a place here fails the comparison.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Limits {
+    connections_evicted: u64,
+    reassembly_cap_hits: u64,
+    reassembly_cap_gap_bytes: u64,
+    reassembly_budget_hits: u64,
+    reassembly_budget_gap_bytes: u64,
+    segments_out_of_window: u64,
+    bytes_out_of_window: u64,
+    gap_bytes: u64,
+    secrets_dropped_bytes: u64,
+}
+
+impl Limits {
+    fn of(v: &Value) -> Limits {
+        let obj = v.as_object().expect("a limits object");
+        let get = |k: &str| obj.get(k).and_then(Value::as_u64).expect(k);
+        let l = Limits {
+            connections_evicted: get("connections_evicted"),
+            reassembly_cap_hits: get("reassembly_cap_hits"),
+            reassembly_cap_gap_bytes: get("reassembly_cap_gap_bytes"),
+            reassembly_budget_hits: get("reassembly_budget_hits"),
+            reassembly_budget_gap_bytes: get("reassembly_budget_gap_bytes"),
+            segments_out_of_window: get("segments_out_of_window"),
+            bytes_out_of_window: get("bytes_out_of_window"),
+            gap_bytes: get("gap_bytes"),
+            secrets_dropped_bytes: get("secrets_dropped_bytes"),
+        };
+        assert_eq!(obj.len(), 9, "limits fields: {v}");
+        l
+    }
+}
+
+/// The report's `limits` for its one capture, checked to equal the totals'.
+fn limits(report: &Value) -> Limits {
+    let capture = Limits::of(&report["captures"][0]["limits"]);
+    assert_eq!(capture, Limits::of(&report["totals"]["limits"]));
+    capture
 }
 
 // ---------------------------------------------------------------------------
@@ -271,6 +318,9 @@ fn has(report: &Value, layer: &str, kind: &str, side: &str) -> bool {
 struct Quartets {
     n: u32,
     spacing_us: u64,
+    /// Records written of each quartet: 4, or 2 (SYN and SYN-ACK: the
+    /// connection stays open).
+    records: usize,
     i: u32,
     buf: Vec<u8>,
     pos: usize,
@@ -289,9 +339,19 @@ impl Quartets {
         Quartets {
             n,
             spacing_us,
+            records: 4,
             i: 0,
             buf: pcap_header(),
             pos: 0,
+        }
+    }
+
+    /// `n` connections that open (SYN, SYN-ACK) and never close, all at
+    /// the same instant.
+    fn open(n: u32) -> Quartets {
+        Quartets {
+            records: 2,
+            ..Quartets::spaced(n, 0)
         }
     }
 
@@ -301,7 +361,8 @@ impl Quartets {
         const RECORD: usize = 16 + 40;
         self.buf.clear();
         self.pos = 0;
-        let template = quartet();
+        let quartet = quartet();
+        let template = &quartet[..self.records * RECORD];
         for _ in 0..1024 {
             if self.i >= self.n {
                 return;
@@ -312,8 +373,8 @@ impl Quartets {
             let port = (40_000 + (i % 20_000) as u16).to_be_bytes();
             let t0 = 1_700_000_000_000_000 + u64::from(i) * self.spacing_us;
             let at = self.buf.len();
-            self.buf.extend_from_slice(&template);
-            for k in 0..4 {
+            self.buf.extend_from_slice(template);
+            for k in 0..self.records {
                 let r = &mut self.buf[at + k * RECORD..at + (k + 1) * RECORD];
                 let t = t0 + k as u64 * 100;
                 r[0..4].copy_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
@@ -368,7 +429,7 @@ impl Read for Quartets {
 #[test]
 fn a_million_short_connections_keep_the_table_small() {
     const N: u32 = 1_000_000;
-    let ((finished, max_live, segments), heap) = peak_growth(|| {
+    let ((finished, max_live, counters), heap) = peak_growth(|| {
         let mut reader = Reader::new(Box::new(Quartets::new(N))).expect("pcap");
         let mut table = Table::new(Session::new);
         let (mut finished, mut max_live) = (0usize, 0usize);
@@ -385,24 +446,31 @@ fn a_million_short_connections_keep_the_table_small() {
         }
         table.finish_all();
         finished += table.take_finished().count();
-        (finished, max_live, table.counters.segments)
+        (finished, max_live, table.counters)
     });
     assert_eq!(finished, N as usize);
-    assert_eq!(segments, 4 * u64::from(N));
-    // A closed connection stays CLOSED_LINGER after its last packet, and the
-    // table looks for expired ones every 2^14 packets (4096 connections).
+    assert_eq!(counters.segments, 4 * u64::from(N));
+    // A closed connection stays CLOSED_LINGER (120 s = 12 000 connections
+    // at 10 ms) after its last packet, and the table looks for expired
+    // ones every 2^14 packets, i.e. after the last packet of connection
+    // 4096k - 1. That sweep keeps connections 4096k - 12 001 to 4096k - 1
+    // (idle exactly 120 s is not expired): 12 001. The most alive at once
+    // is just before the next sweep, 4095 connections and three packets
+    // later: 12 001 + 4096.
     let lingering = (flow::CLOSED_LINGER.0 as u64 / 1_000 / QUARTET_SPACING_US) as usize;
-    let bound = lingering + (1 << 14) / 4 + 1;
-    assert!(
-        max_live <= bound,
-        "{max_live} live connections, bound {bound}"
-    );
-    assert!(max_live >= lingering, "{max_live}: the linger is real");
-    // The connection table at its fullest: about 640 bytes a slot, up to
-    // four slots per live connection once deletions have left tombstones,
-    // old and new slots together while it grows (measured: 61.6 MB at
-    // 16 097 live); plus the reader's 2 MiB buffer. A million connections
-    // held at once would take over 600 MB.
+    assert_eq!(lingering, 12_000);
+    assert_eq!(max_live, lingering + 1 + (1 << 14) / 4);
+    // Far below MAX_LIVE: none evicted. No data, so nothing buffered,
+    // dropped or lost either: the report's limits are all zero.
+    assert!(max_live < flow::MAX_LIVE);
+    assert_eq!(counters.evicted, 0);
+    assert_eq!(counters.reassembly, flow::Stats::default());
+    // The connection table at its fullest: about 770 bytes a slot (a key
+    // and a connection with its analyzer), up to four slots per live
+    // connection once deletions have left tombstones, old and new slots
+    // together while it grows (measured: 79.5 MB at 16 097 live); plus the
+    // reader's 2 MiB buffer. A million connections held at once would take
+    // over 700 MB.
     assert!(heap < 96 * MIB, "heap grew by {heap} bytes");
 }
 
@@ -437,6 +505,59 @@ fn connections_at_one_instant_are_capped_by_the_live_limit() {
     assert_eq!(max_live, CAP);
     assert_eq!(evicted, 0);
     assert!(heap < 96 * MIB, "heap grew by {heap} bytes");
+}
+
+/// More connections open at once than flow::MAX_LIVE (131 072), through
+/// the whole pipeline: 150 000 that each send a SYN and get a SYN-ACK, at
+/// one instant, and never close. The table makes room whenever it is full
+/// and a new connection comes, down to 7/8 of the cap: 16 384 evicted each
+/// time, the oldest first. That happens at connection 131 072 (0-based),
+/// and again 16 384 new connections later, at 147 456; not a third time
+/// (163 840 > 149 999). So exactly connections 0 to 32 767 are evicted,
+/// each with one `evicted` anomaly at its last packet (its SYN-ACK,
+/// packet 2i + 2), and the report counts 32 768.
+#[test]
+fn more_open_connections_than_the_live_cap_are_evicted_oldest_first() {
+    const N: u32 = 150_000;
+    const EVICTED: usize = 2 * (flow::MAX_LIVE / 8);
+    assert_eq!(flow::MAX_LIVE, 131_072);
+    let result = analyze::reader(
+        "open.pcap".into(),
+        Box::new(Quartets::open(N)),
+        &Default::default(),
+    );
+    assert!(result.error.is_none(), "{:?}", result.error);
+    let ledger = Ledger::new(vec![(result.info, result.connections)]);
+    assert_eq!(ledger.connections.len(), N as usize);
+    let evicted: Vec<usize> = (0..ledger.connections.len())
+        .filter(|&i| ledger.connections[i].tcp.evicted)
+        .collect();
+    assert_eq!(evicted, (0..EVICTED).collect::<Vec<_>>());
+    type Entry<'a> = (usize, &'a str, Option<connreuse::Side>, u64, Option<u64>);
+    let tcp_anomalies: Vec<Entry<'_>> = ledger
+        .anomalies
+        .iter()
+        .map(|a| (a.connection, a.kind.as_str(), a.side, a.packet, a.bytes))
+        .collect();
+    let expected: Vec<Entry<'_>> = (0..EVICTED)
+        .map(|i| (i, "evicted", None, 2 * i as u64 + 2, None))
+        .collect();
+    assert_eq!(tcp_anomalies, expected);
+    assert!(
+        ledger
+            .anomalies
+            .iter()
+            .all(|a| a.layer == connreuse::ledger::Layer::Tcp)
+    );
+    // As the report prints them: per capture and in the totals.
+    let capture = serde_json::to_value(&ledger.captures[0]).expect("serialisable");
+    let totals = serde_json::to_value(&ledger.totals).expect("serialisable");
+    let want = Limits {
+        connections_evicted: EVICTED as u64,
+        ..Limits::default()
+    };
+    assert_eq!(Limits::of(&capture["limits"]), want);
+    assert_eq!(Limits::of(&totals["limits"]), want);
 }
 
 #[test]
@@ -508,17 +629,190 @@ fn an_endless_out_of_order_window_hits_the_cap_and_reports_gaps() {
     assert_eq!(rx.pending_bytes(), 0);
     assert_eq!(budget, flow::GLOBAL_PENDING);
     let s = rx.stats;
-    assert!(s.stream_cap_hits >= 10, "{s:?}");
-    assert!(s.gaps >= s.stream_cap_hits, "{s:?}");
     // Every byte of the stream is accounted for, as data or as a gap.
     assert_eq!(data + gaps, (SEGMENTS * SEG) as u64);
     assert_eq!((s.delivered, s.gap_bytes), (data, gaps));
     // Exactly the never-sent segments are gaps: what was buffered after a
     // hole given up on is delivered, not thrown away.
     let never_sent = (0..SEGMENTS).filter(|k| k % 100 == 0).count();
+    assert_eq!((SEGMENTS, never_sent), (67_108, 672));
     assert_eq!(gaps, (never_sent * SEG) as u64);
+    assert_eq!(s.gaps, never_sent as u64);
+    // Cap hits, from the construction: the first hole (segment 0) never
+    // fills, so everything after it is buffered until MAX_PENDING holds
+    // 4194 segments (4 194 000 bytes; one more would pass 4 194 304). The
+    // 4195th segment sent hits the cap: the oldest hole is given up and
+    // the 99 segments behind it are delivered, which makes room. Each
+    // later hit comes 99 segments after the one before. Of the 66 436
+    // segments sent, hits are at 4195 + 99m <= 66 436: m = 0..=628, 629
+    // hits, each giving up one 1000-byte hole. The 43 holes left are gaps
+    // when the stream is flushed, not cap hits. The budget (256 MiB) is
+    // never what stops it.
+    let sent = SEGMENTS - never_sent;
+    assert_eq!(flow::reassembly::MAX_PENDING / SEG, 4194);
+    let hits = (sent - (4194 + 1)) / 99 + 1;
+    assert_eq!(hits, 629);
+    assert_eq!(s.stream_cap_hits, hits as u64, "{s:?}");
+    assert_eq!(s.stream_cap_gap_bytes, (hits * SEG) as u64);
+    assert_eq!((s.budget_cap_hits, s.budget_cap_gap_bytes), (0, 0));
+    assert_eq!((s.out_of_window, s.duplicates), (0, 0));
+    assert_eq!(s.out_of_order, sent as u64);
     // Buffered copies at most MAX_PENDING, plus the map's nodes.
     assert!(heap < flow::reassembly::MAX_PENDING + 2 * MIB, "{heap}");
+}
+
+/// A capture written as it is read: `next(i, out)` appends the records of
+/// step `i` to `out`, and returns false when there are no more steps.
+struct Generated<F> {
+    step: u64,
+    next: F,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> bool> Generated<F> {
+    fn new(next: F) -> Generated<F> {
+        Generated {
+            step: 0,
+            next,
+            buf: pcap_header(),
+            pos: 0,
+        }
+    }
+}
+
+impl<F: FnMut(u64, &mut Vec<u8>) -> bool> Read for Generated<F> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+            if (self.next)(self.step, &mut self.buf) {
+                self.step += 1;
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// 65 connections, one after the other and none finished before the end,
+/// each sending 2995 segments of 1400 bytes after a first one never sent
+/// and never acknowledged: each holds 4 193 000 bytes out of order, under
+/// its own 4 MiB. 64 of them hold 268 352 000 of the capture's 256 MiB
+/// (268 435 456), leaving 83 456: the 65th buffers 59 segments (82 600)
+/// and its 60th finds the budget spent. That one hit gives up the 65th's
+/// hole (1400 bytes); the others' holes are gaps only when the capture
+/// ends. Packet of the hit: connection 64 starts at packet 64 x 2998 + 1
+/// (3 handshake packets and 2995 data packets each), and its data segment
+/// k is packet 64 x 2998 + 3 + k.
+#[test]
+fn the_capture_wide_reassembly_budget_is_counted_where_it_runs_out() {
+    const SEG: usize = 1400;
+    const PER_CONN: u32 = 2995;
+    const CONNS: u64 = 65;
+    assert_eq!(PER_CONN as usize * SEG, 4_193_000);
+    assert!(PER_CONN as usize * SEG <= flow::reassembly::MAX_PENDING);
+    assert_eq!(flow::GLOBAL_PENDING, 268_435_456);
+    let left = flow::GLOBAL_PENDING - 64 * PER_CONN as usize * SEG;
+    assert_eq!((left, left / SEG), (83_456, 59));
+    let payload = [0x63u8; SEG];
+    let capture = Generated::new(move |j, out| {
+        if j >= CONNS {
+            return false;
+        }
+        let client = ([10, 1, 0, j as u8], 40_000);
+        let server = ([192, 0, 2, 1], 8080);
+        let ts = 1_700_000_000_000_000 + j * 1_000;
+        let mut put = |src, dst, seq, ack, flags, payload: &[u8]| {
+            let seg = Seg {
+                src,
+                dst,
+                seq,
+                ack,
+                flags,
+                payload,
+            };
+            record(out, ts, &seg);
+        };
+        put(client, server, CLIENT_ISN, 0, SYN, &[]);
+        put(server, client, SERVER_ISN, CLIENT_ISN + 1, SYN | ACK, &[]);
+        put(client, server, CLIENT_ISN + 1, SERVER_ISN + 1, ACK, &[]);
+        for k in 1..=PER_CONN {
+            let seq = CLIENT_ISN + 1 + k * SEG as u32;
+            put(client, server, seq, SERVER_ISN + 1, PSH | ACK, &payload);
+        }
+        true
+    });
+    let (r, heap) = report_from(Box::new(capture));
+    let packet = 64 * (3 + u64::from(PER_CONN)) + 3 + (left / SEG) as u64 + 1;
+    assert_eq!(packet, 191_935);
+    assert_eq!(
+        anomalies(&r),
+        [anomaly(
+            "tcp",
+            "reassembly_budget",
+            "client",
+            packet,
+            Some(SEG as u64)
+        )]
+    );
+    assert_eq!(r["anomalies"][0]["connection"], 64);
+    assert_eq!(
+        limits(&r),
+        Limits {
+            reassembly_budget_hits: 1,
+            reassembly_budget_gap_bytes: SEG as u64,
+            gap_bytes: CONNS * SEG as u64,
+            ..Limits::default()
+        }
+    );
+    let conns = r["connections"].as_array().expect("connections[]");
+    assert_eq!(conns.len() as u64, CONNS);
+    for c in conns {
+        assert_eq!(c["gap_bytes"]["client"], SEG);
+        assert_eq!(c["stream_bytes"]["client"], PER_CONN as usize * SEG);
+    }
+    // What is buffered is the budget at most, plus the map's nodes.
+    assert!(heap < flow::GLOBAL_PENDING + 32 * MIB, "{heap}");
+}
+
+/// 10 000 segments of 1400 bytes from the client, each 2^31 and more past
+/// its next byte (half the sequence space away: no window reaches it):
+/// every one dropped, none buffered. The anomaly is at the first (packet
+/// 4, after the handshake) and carries all the bytes dropped.
+#[test]
+fn segments_far_outside_the_window_are_dropped_and_counted() {
+    const SEG: usize = 1400;
+    const N: u32 = 10_000;
+    let mut c = Capture::new(80);
+    let payload = [0x64u8; SEG];
+    let server = (SERVER.0, 80);
+    for k in 0..N {
+        let seq = (CLIENT_ISN + 1)
+            .wrapping_add(1 << 31)
+            .wrapping_add(k * SEG as u32);
+        c.raw(CLIENT, server, seq, SERVER_ISN + 1, PSH | ACK, &payload);
+    }
+    let (r, heap) = report(c.finish());
+    let dropped = u64::from(N) * SEG as u64;
+    assert_eq!(
+        anomalies(&r),
+        [anomaly("tcp", "out_of_window", "client", 4, Some(dropped))]
+    );
+    assert_eq!(
+        limits(&r),
+        Limits {
+            segments_out_of_window: u64::from(N),
+            bytes_out_of_window: dropped,
+            ..Limits::default()
+        }
+    );
+    let conn = &r["connections"][0];
+    assert_eq!(conn["stream_bytes"]["client"], 0);
+    assert_eq!(conn["bytes"]["client"], dropped);
+    assert!(heap < 4 * MIB, "{heap}");
 }
 
 /// The same through the whole pipeline: a client that sends 12 MiB, never
@@ -541,6 +835,32 @@ fn an_out_of_order_stream_in_a_capture_reports_its_gap_bytes() {
     let gaps = conn["gap_bytes"]["client"].as_u64().unwrap();
     // Only the first segment was never sent.
     assert_eq!((stream, gaps), ((TOTAL - SEG) as u64, SEG as u64), "{conn}");
+    // MAX_PENDING holds 2995 segments of 1400 bytes (4 193 000; 2996 would
+    // be 4 194 400 > 4 194 304): the 2996th segment sent hits the cap, the
+    // hole is given up, the 2995 are delivered and the rest arrives in
+    // order. Packets 1 to 3 are the handshake, so that is packet 2999. The
+    // hole was given up at the cap, not left to the end: its 1400 bytes
+    // count as the cap's.
+    assert_eq!(flow::reassembly::MAX_PENDING / SEG, 2995);
+    assert_eq!(
+        anomalies(&r),
+        [anomaly(
+            "tcp",
+            "reassembly_cap",
+            "client",
+            3 + 2996,
+            Some(1400)
+        )]
+    );
+    assert_eq!(
+        limits(&r),
+        Limits {
+            reassembly_cap_hits: 1,
+            reassembly_cap_gap_bytes: SEG as u64,
+            gap_bytes: SEG as u64,
+            ..Limits::default()
+        }
+    );
     // The capture itself is in memory before the count starts; reading
     // holds the reader's buffer and at most MAX_PENDING of segments.
     assert!(heap < flow::reassembly::MAX_PENDING + 8 * MIB, "{heap}");
@@ -575,17 +895,21 @@ fn a_tls_record_over_the_limit_stops_that_side() {
     c.send(true, &big);
     let (r, heap) = report(c.finish());
     assert_eq!(r["connections"][0]["protocol"], "tls");
-    assert!(
-        anomalies(&r).contains(&(
-            "tls".into(),
-            "oversized_record".into(),
-            "client".into(),
+    // The ClientHello record (52 bytes) is packet 4, after the handshake;
+    // the oversized record's header starts packet 5. That side stops
+    // there: one anomaly, nothing about the 32 MiB after it.
+    assert_eq!(client_hello().len(), 52);
+    assert_eq!(
+        anomalies(&r),
+        [anomaly(
+            "tls",
+            "oversized_record",
+            "client",
+            5,
             Some(DECLARED as u64)
-        )),
-        "{:?}",
-        anomalies(&r)
+        )]
     );
-    assert!(anomalies(&r).len() <= tls::MAX_ANOMALIES);
+    assert_eq!(limits(&r), Limits::default());
     assert!(heap < 8 * MIB, "{heap}");
 }
 
@@ -615,20 +939,25 @@ fn a_handshake_message_of_16_mib_is_skipped_not_buffered() {
     }
     c.send(false, &server);
     let (r, heap) = report(c.finish());
-    let found = anomalies(&r);
-    assert!(
-        found.contains(&(
-            "tls".into(),
-            "hello_too_large".into(),
-            "client".into(),
-            Some(DECLARED as u64)
-        )),
-        "{found:?}"
+    // The first record (5 + 16 384 bytes) is complete in packet
+    // 4 + 16 388 / 1400 = 15: there the message's declared length is read,
+    // found over MAX_HELLO_LEN, and the ClientHello counted as one that
+    // could not be read (malformed_hello, as any unreadable hello). The
+    // server's long message is no anomaly.
+    assert_eq!(
+        anomalies(&r),
+        [
+            anomaly(
+                "tls",
+                "hello_too_large",
+                "client",
+                15,
+                Some(DECLARED as u64)
+            ),
+            anomaly("tls", "malformed_hello", "client", 15, None),
+        ]
     );
-    assert!(
-        !found.iter().any(|a| a.2 == "server"),
-        "the server's long message is no anomaly: {found:?}"
-    );
+    assert_eq!(limits(&r), Limits::default());
     // 4 MiB of each; MAX_HELLO_LEN is 64 KiB.
     assert!(heap < 6 * MIB, "{heap}");
 }
@@ -657,11 +986,13 @@ fn an_http2_frame_of_2_24_minus_1_bytes() {
     client.resize(client.len() + 4 * MIB, 0);
     c.send(true, &client);
     let (r, heap) = report(c.finish());
-    assert!(
-        has(&r, "http", "frame_too_large", "client"),
-        "{:?}",
-        anomalies(&r)
+    // Packet 4: the preface and SETTINGS; 5: the server's SETTINGS; 6:
+    // the oversized frame's header. That side stops there.
+    assert_eq!(
+        anomalies(&r),
+        [anomaly("http", "frame_too_large", "client", 6, None)]
     );
+    assert_eq!(limits(&r), Limits::default());
     assert!(heap < 8 * MIB, "{heap}");
 
     // (b) No SETTINGS from the server yet: any length up to 2^24-1 is
@@ -675,14 +1006,23 @@ fn an_http2_frame_of_2_24_minus_1_bytes() {
     client.resize(client.len() + DECLARED as usize, 0);
     c.send(true, &client);
     let (r, heap) = report(c.finish());
-    let found = anomalies(&r);
-    assert!(
-        found
-            .iter()
-            .any(|a| a.0 == "http" && a.1 == "header_block_too_large"),
-        "{found:?}"
+    // The HEADERS frame is judged when it ends: its last byte is stream
+    // byte 24 + 9 + (2^24 - 1) + 9 + (2^24 - 1) - 1 = 33 554 471, in
+    // packet 4 + 33 554 471 / 1400 = 23 971. The DATA frame before it is
+    // no anomaly.
+    let last = 24 + 9 + DECLARED as u64 + 9 + DECLARED as u64 - 1;
+    assert_eq!(4 + last / 1400, 23_971);
+    assert_eq!(
+        anomalies(&r),
+        [anomaly(
+            "http",
+            "header_block_too_large",
+            "client",
+            4 + last / 1400,
+            None
+        )]
     );
-    assert!(!found.iter().any(|a| a.1 == "frame_too_large"), "{found:?}");
+    assert_eq!(limits(&r), Limits::default());
     assert!(heap < 2 * http2::frame::BLOCK_CAP + 8 * MIB, "{heap}");
 }
 
@@ -709,14 +1049,14 @@ fn hpack_table_size_updates_of_2_32_minus_1() {
     }
     c.send(true, &client);
     let (r, heap) = report(c.finish());
-    let found = anomalies(&r);
-    assert!(
-        found
-            .iter()
-            .any(|a| a.1 == "hpack_error" && a.2 == "client"),
-        "{found:?}"
+    // The first block fails (packet 6: the 50 HEADERS frames of 30 bytes
+    // start there); the client's header state is unknown from then on, so
+    // the 49 blocks after it are not decoded and report nothing more.
+    assert_eq!(
+        anomalies(&r),
+        [anomaly("http", "hpack_error", "client", 6, None)]
     );
-    assert!(found.len() <= http2::ANOMALY_CAP, "{}", found.len());
+    assert_eq!(limits(&r), Limits::default());
     let conn = &r["connections"][0];
     assert_eq!(conn["http"]["requests"], 50, "{conn}");
     assert_eq!(conn["http"]["unreadable_requests"], 50, "{conn}");
@@ -770,7 +1110,29 @@ fn one_byte_references_to_a_long_hpack_entry() {
         "{}",
         requests[1]
     );
-    assert!(has(&r, "http", "field_truncated", "client"));
+    // Every block keeps a cut :path, so every request would say so; the
+    // parser lists ANOMALY_CAP (32) of them. The client's second send
+    // starts packet 6 (4: preface and SETTINGS, 5: the server's SETTINGS).
+    // The first block is 7 + 3 (the length's last 7-bit groups) + 60 000
+    // bytes in four frames (36 bytes of frame headers): its last byte is
+    // byte 60 045 of the send, in packet 6 + 60 045 / 1400 = 48, as are
+    // the 15 one-byte blocks (10 bytes of frame each) after it; the next
+    // 16 end in packet 49 (bytes 60 200 to 61 599 of the send).
+    let first_end: u64 = (7 + 3 + 60_000 + 4 * 9) - 1;
+    assert_eq!(first_end, 60_045);
+    let packet_of = |end: u64| 6 + end / 1400;
+    let expected: Vec<_> = (0..http2::ANOMALY_CAP as u64)
+        .map(|k| {
+            let end = if k == 0 {
+                first_end
+            } else {
+                first_end + 10 * k
+            };
+            anomaly("http", "field_truncated", "client", packet_of(end), None)
+        })
+        .collect();
+    assert_eq!(anomalies(&r), expected);
+    assert_eq!(limits(&r), Limits::default());
     // The count covers the ledger (which holds each request twice), the
     // JSON text and its parsed tree: measured 53 MB, about 10 KB a
     // request. Whole 60 000-byte paths would take over a gigabyte.
@@ -791,17 +1153,98 @@ fn an_http1_header_block_without_end() {
     }
     c.send(true, &head);
     let (r, heap) = report(c.finish());
-    assert!(
-        has(&r, "http", "header_too_large", "client"),
-        "{:?}",
-        anomalies(&r)
+    // The block passes HEADER_CAP (65 536 bytes) with stream byte 65 536,
+    // in packet 4 + 65 536 / 1400 = 50. No start line follows to resume
+    // at: one anomaly.
+    assert_eq!(http1::HEADER_CAP, 65_536);
+    assert_eq!(
+        anomalies(&r),
+        [anomaly("http", "header_too_large", "client", 50, None)]
     );
-    assert!(anomalies(&r).len() <= http1::ANOMALY_CAP);
+    assert_eq!(limits(&r), Limits::default());
     assert!(heap < 2 * http1::HEADER_CAP + 8 * MIB, "{heap}");
 }
 
 // ---------------------------------------------------------------------------
 // Key logs.
+
+/// One pcapng block (pcapng draft, section 3.1): type, total length,
+/// `body` padded to 32 bits, total length again; little-endian.
+fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let total = (12 + padded) as u32;
+    let mut b = Vec::with_capacity(total as usize);
+    b.extend_from_slice(&kind.to_le_bytes());
+    b.extend_from_slice(&total.to_le_bytes());
+    b.extend_from_slice(body);
+    b.resize(8 + padded, 0);
+    b.extend_from_slice(&total.to_le_bytes());
+    b
+}
+
+/// Two Decryption Secrets Blocks of 33 MiB each before the first packet:
+/// the first is kept (33 MiB and a line end wait to be taken), the second
+/// would take the waiting text to MAX_SECRETS (64 MiB) or past it, so it
+/// is dropped whole, and the report counts its 34 603 008 bytes.
+#[test]
+fn decryption_secrets_past_their_cap_are_dropped_and_counted() {
+    const BLOCK: usize = 33 << 20;
+    const { assert!(2 * BLOCK >= connreuse::capture::MAX_SECRETS) };
+    // Comment lines (64 bytes each): key log text that parses to nothing.
+    let mut text = Vec::with_capacity(BLOCK);
+    while text.len() < BLOCK {
+        text.extend_from_slice(&[b'#'; 63]);
+        text.push(b'\n');
+    }
+    assert_eq!(text.len(), BLOCK);
+    // Section Header Block: byte-order magic, version 1.0, length unknown.
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    let mut capture = pcapng_block(0x0a0d_0d0a, &shb);
+    // Interface Description Block: LINKTYPE_RAW, snaplen 262 144.
+    let mut idb = 101u16.to_le_bytes().to_vec();
+    idb.extend_from_slice(&[0, 0]);
+    idb.extend_from_slice(&262_144u32.to_le_bytes());
+    capture.extend(pcapng_block(1, &idb));
+    // Decryption Secrets Blocks (type 0xA): "TLSK", then the length.
+    for _ in 0..2 {
+        let mut dsb = 0x544c_534bu32.to_le_bytes().to_vec();
+        dsb.extend_from_slice(&(BLOCK as u32).to_le_bytes());
+        dsb.extend_from_slice(&text);
+        capture.extend(pcapng_block(0xa, &dsb));
+    }
+    // One Enhanced Packet Block: a SYN.
+    let mut packet = Vec::new();
+    let syn = Seg {
+        src: CLIENT,
+        dst: SERVER,
+        seq: CLIENT_ISN,
+        ack: 0,
+        flags: SYN,
+        payload: &[],
+    };
+    record(&mut packet, 0, &syn);
+    let ip = &packet[16..];
+    let mut epb = 0u32.to_le_bytes().to_vec();
+    epb.extend_from_slice(&[0; 8]);
+    epb.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+    epb.extend_from_slice(&(ip.len() as u32).to_le_bytes());
+    epb.extend_from_slice(ip);
+    capture.extend(pcapng_block(6, &epb));
+    drop(text);
+    let (r, _) = report(capture);
+    assert_eq!(r["captures"][0]["packets"], 1);
+    assert_eq!(r["captures"][0]["embedded_secrets"], true);
+    assert_eq!(
+        limits(&r),
+        Limits {
+            secrets_dropped_bytes: BLOCK as u64,
+            ..Limits::default()
+        }
+    );
+    assert_eq!(anomalies(&r), []);
+}
 
 #[test]
 fn a_key_log_of_a_million_lines() {
