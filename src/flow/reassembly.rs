@@ -154,14 +154,17 @@ impl Reassembler {
         self.pending_bytes
     }
 
-    /// The stream offset of sequence number `seq`, if it is plausibly ours.
+    /// How far `seq` is from the next expected byte, if it is plausibly
+    /// ours (within [`MAX_WINDOW`] either way).
+    fn distance(&self, seq: Seq) -> Option<i64> {
+        let rel = i64::from(seq.diff(self.next?));
+        (-MAX_WINDOW..=MAX_WINDOW).contains(&rel).then_some(rel)
+    }
+
+    /// The stream offset of sequence number `seq`, if it is plausibly ours
+    /// and not before the stream's first byte.
     fn offset_of(&self, seq: Seq) -> Option<u64> {
-        let next = self.next?;
-        let rel = i64::from(seq.diff(next));
-        if !(-MAX_WINDOW..=MAX_WINDOW).contains(&rel) {
-            return None;
-        }
-        self.offset.checked_add_signed(rel)
+        self.offset.checked_add_signed(self.distance(seq)?)
     }
 
     fn advance(&mut self, n: u64) {
@@ -189,16 +192,26 @@ impl Reassembler {
             return;
         }
         self.start_at(seq);
-        let Some(at) = self.offset_of(seq) else {
+        let Some(rel) = self.distance(seq) else {
             self.stats.out_of_window += 1;
             self.stats.out_of_window_bytes += len;
             return;
         };
-        let end = at + len;
-        if end <= self.offset {
+        // Signed: a segment may start before the stream's first byte (at
+        // the SYN's sequence number, as some keep-alives do); those bytes
+        // belong to no stream and are skipped like delivered ones.
+        let start = i128::from(self.offset) + i128::from(rel);
+        let end = start + i128::from(len);
+        if end <= i128::from(self.offset) {
             self.stats.duplicates += 1;
             return;
         }
+        let Ok(at) = u64::try_from(start) else {
+            let skip = u64::try_from(i128::from(self.offset) - start).unwrap_or(u64::MAX);
+            self.deliver(data, missing, skip, out);
+            self.drain(budget, out);
+            return;
+        };
         if at <= self.offset {
             let skip = self.offset - at;
             self.deliver(data, missing, skip, out);

@@ -6,6 +6,13 @@
 use super::*;
 use proptest::prelude::*;
 
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 /// Replays events into one byte per stream position: Some(byte) for data,
 /// None for a gap.
 fn run(isn: Seq, segments: &[(u32, Vec<u8>)], fin: Option<u32>, budget: usize) -> Vec<Option<u8>> {
@@ -185,6 +192,43 @@ fn a_full_direction_counts_its_own_cap_and_the_hole_given_up() {
     assert_eq!(s.gap_bytes, 1000);
     assert_eq!(r.pending_bytes(), 0);
     assert_eq!(budget, crate::flow::GLOBAL_PENDING);
+}
+
+/// From nDPI's heuristic_tcp_ack_payload.pcap, the connection on port
+/// 34101 (tshark: server ISN 1270534815): frame 68 carries 6 bytes at
+/// ISN + 1, frame 69 the same 6 bytes at the ISN itself, one byte before
+/// the stream begins (tshark: "suspected out-of-order segment"), frame 78
+/// the response from ISN + 1 (first 16 bytes kept here). Frame 69 brings
+/// nothing new: a retransmission, not a segment out of the window.
+#[test]
+fn a_segment_starting_at_the_syn_sequence_number_is_a_retransmission() {
+    let mut r = Reassembler::default();
+    r.start_after_syn(Seq(1_270_534_815));
+    let mut budget = 1 << 20;
+    // The data one segment delivers.
+    let mut feed = |r: &mut Reassembler, seq: u32, bytes: &[u8]| {
+        let mut got = Vec::new();
+        r.segment(Seq(seq), bytes, 0, &mut budget, &mut |ev| {
+            if let Event::Data(d) = ev {
+                got.extend_from_slice(d)
+            }
+        });
+        got
+    };
+    let zeros = hex("000000000000");
+    assert_eq!(feed(&mut r, 1_270_534_816, &zeros), zeros);
+    assert_eq!(feed(&mut r, 1_270_534_815, &zeros), b"");
+    assert_eq!((r.stats.duplicates, r.stats.out_of_window), (1, 0));
+    // The first copy of the first 6 bytes wins; the response's rest follows.
+    let response = hex("485454502f312e3120323036205061727469616c");
+    assert_eq!(feed(&mut r, 1_270_534_816, &response), response[6..]);
+    // A segment from the ISN that runs past what was delivered gives the
+    // new bytes only: its byte 0 precedes the stream, 1 to 20 were
+    // delivered.
+    let mut more = vec![0xaa; 21];
+    more.extend_from_slice(b"xyz");
+    assert_eq!(feed(&mut r, 1_270_534_815, &more), b"xyz");
+    assert_eq!(r.stats.out_of_window, 0);
 }
 
 #[test]
