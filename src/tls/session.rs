@@ -26,6 +26,16 @@ use serde::{Serialize, Serializer};
 /// 16-byte tag: 2 bytes of alert, 1 of inner content type (RFC 8446 5.2).
 const TLS13_ALERT_RECORD: usize = 2 + 1 + 16;
 
+/// Appends without a plain `push`'s first allocation of four: nearly every
+/// connection has one handshake, and a live connection's spare room for
+/// three more would be most of its memory.
+fn push_handshake(v: &mut Vec<Handshake>, h: Handshake) {
+    if v.len() < 4 {
+        v.reserve_exact(1);
+    }
+    v.push(h);
+}
+
 /// How many application-data records are listed in [`TlsSummary::first_records`].
 pub const FIRST_RECORDS: usize = 16;
 
@@ -540,7 +550,7 @@ impl Core {
             self.dropped_hellos += 1;
             return;
         }
-        self.handshakes.push(Handshake::new(ch.ok(), Some(at)));
+        push_handshake(&mut self.handshakes, Handshake::new(ch.ok(), Some(at)));
     }
 
     fn on_server_hello(&mut self, sh: Result<ServerHello, HelloError>, at: At) {
@@ -561,7 +571,7 @@ impl Core {
             if self.handshakes.len() >= MAX_HANDSHAKES {
                 return;
             }
-            self.handshakes.push(Handshake::new(None, None));
+            push_handshake(&mut self.handshakes, Handshake::new(None, None));
         }
         let Some(h) = self.handshakes.last_mut() else {
             return;
