@@ -7,7 +7,7 @@ use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::Table;
 use crate::keys::KeyLog;
-use crate::ledger::{Capture, Connection, Tcp};
+use crate::ledger::{Capture, Connection, HandshakeBrief, RequestSpan, Tcp};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
@@ -75,6 +75,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     let shared = Rc::clone(&store);
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let mut connections = Vec::new();
+    let file: Arc<str> = Arc::from(info.file.as_str());
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -107,10 +108,10 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &info.file, &mut connections);
+        collect(&mut table, &file, &mut connections);
     };
     table.finish_all();
-    collect(&mut table, &info.file, &mut connections);
+    collect(&mut table, &file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
     // Connections finish in the order they end; report them in the order
@@ -123,22 +124,25 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     }
 }
 
-fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
+fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Vec<Connection>) {
     for (tcp, session) in table.take_finished() {
         out.push(entry(file, tcp, session));
     }
 }
 
-fn entry(file: &str, tcp: Tcp, mut session: Session) -> Connection {
+fn entry(file: &Arc<str>, tcp: Tcp, mut session: Session) -> Connection {
     let tls = session.tls();
     Connection {
-        capture: file.to_string(),
+        capture: Arc::clone(file),
         tcp,
         protocol: session.protocol(),
         tls: tls.map(|t| t.summary()),
-        handshakes: tls.map(|t| t.handshakes().to_vec()).unwrap_or_default(),
+        handshakes: tls
+            .map(|t| t.handshakes().iter().map(HandshakeBrief::from).collect())
+            .unwrap_or_default(),
         http: session.http_facts(),
         anomalies: session.anomalies(),
+        request_span: RequestSpan::default(),
         requests: session.take_requests(),
     }
 }
