@@ -365,10 +365,12 @@ impl Ledger {
     pub fn new(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
         let mut captures = Vec::new();
         let mut connections = Vec::new();
+        let total: usize = parts.iter().map(|(_, c)| c.len()).sum();
         for (info, conns) in parts {
             captures.push(info);
             if connections.is_empty() {
                 connections = conns;
+                connections.reserve_exact(total - connections.len());
             } else {
                 connections.extend(conns);
             }
