@@ -640,6 +640,43 @@ mod tests {
     }
 
     #[test]
+    fn rfc8448_0rtt_early_data_and_end_of_early_data() {
+        // RFC 8448 section 4: under the early traffic keys, record 0 is the
+        // 0-RTT application data "ABCDEF", record 1 the EndOfEarlyData
+        // handshake message (type 5, empty); the client's handshake keys
+        // open neither.
+        use fixtures::rfc8448_0rtt as z;
+        let mut early = Decryptor::tls13(0x1301, &hex(z::CLIENT_EARLY_SECRET)).unwrap();
+        assert_eq!(
+            open(&mut early, z::EARLY_DATA_RECORD).unwrap(),
+            (23, b"ABCDEF".to_vec())
+        );
+        assert_eq!(
+            open(&mut early, z::END_OF_EARLY_DATA_RECORD).unwrap(),
+            (22, hex("05 00 00 00"))
+        );
+        let mut handshake = Decryptor::tls13(0x1301, &hex(z::CLIENT_HS_SECRET)).unwrap();
+        assert_eq!(
+            open(&mut handshake, z::EARLY_DATA_RECORD),
+            Err(DecryptError::AuthenticationFailed { record: 0 })
+        );
+        handshake.set_sequence(0);
+        assert_eq!(
+            open(&mut handshake, z::CLIENT_FINISHED_RECORD).unwrap().0,
+            22
+        );
+        // The server's flight: EncryptedExtensions with early_data, Finished.
+        let mut server = Decryptor::tls13(0x1301, &hex(z::SERVER_HS_SECRET)).unwrap();
+        let expected = [z::ENCRYPTED_EXTENSIONS, z::SERVER_FINISHED]
+            .map(hex)
+            .concat();
+        assert_eq!(
+            open(&mut server, z::SERVER_FLIGHT_RECORD).unwrap(),
+            (22, expected)
+        );
+    }
+
+    #[test]
     fn rfc8448_record_at_the_wrong_sequence_or_key_fails_naming_it() {
         let mut d = Decryptor::tls13(0x1301, &hex(rfc8448::CLIENT_AP_SECRET)).unwrap();
         d.set_sequence(1);
