@@ -618,8 +618,10 @@ impl Decrypt {
         self.scratch = scratch;
     }
 
-    /// Opens a record with the side's current keys, decrypting into
-    /// `scratch`, and hands the plaintext on.
+    /// Opens a record with the side's current keys and hands the plaintext
+    /// on. Application data is decrypted where it is queued for the caller
+    /// (one copy of the record, no other); after a gap, or with the queue
+    /// full, and for the rare other records, `scratch` is used.
     fn open_record(
         &mut self,
         side: Side,
@@ -635,10 +637,17 @@ impl Decrypt {
         };
         let seq = dec.sequence();
         let after_gap = self.after_gap.get(i).copied().unwrap_or(false);
-        let opened = if after_gap {
+        let start = self.queued.len();
+        let in_queue = !after_gap && start + fragment.len() <= MAX_QUEUED;
+        let opened = if in_queue {
+            dec.open_appended(header, fragment, &mut self.queued)
+                .map(|(t, _)| (t, None))
+        } else if after_gap {
             dec.open_after_gap(header, fragment, scratch, MAX_LOST_RECORDS)
+                .map(|(t, p)| (t, Some(p)))
         } else {
             dec.open(header, fragment, scratch)
+                .map(|(t, p)| (t, Some(p)))
         };
         let (inner, plain) = match opened {
             Ok(opened) => opened,
@@ -661,6 +670,24 @@ impl Decrypt {
             *g = false;
         }
         self.opened += 1;
+        // TLS 1.2 has no inner type: the outer one stands.
+        let inner = if self.tls13 { inner } else { ctype };
+        let queued = plain.is_none() && inner == super::content::APPLICATION_DATA;
+        let plain: &[u8] = match plain {
+            Some(plain) => plain,
+            None if queued => {
+                self.chunks
+                    .push((side, self.queued.len().saturating_sub(start), at));
+                &[]
+            }
+            None => {
+                // Not application data: out of the queue again.
+                scratch.clear();
+                scratch.extend_from_slice(self.queued.get(start..).unwrap_or_default());
+                self.queued.truncate(start);
+                scratch
+            }
+        };
         if self.tls13 && side == Side::Client && self.early_data {
             // The client's handshake keys took over: no early record
             // follows (RFC 8446 section 4.5). Without EndOfEarlyData
@@ -674,10 +701,8 @@ impl Decrypt {
             }
             self.early_answer(false);
         }
-        // TLS 1.2 has no inner type: the outer one stands.
-        let inner = if self.tls13 { inner } else { ctype };
         match inner {
-            super::content::APPLICATION_DATA => self.queue(side, plain, at),
+            super::content::APPLICATION_DATA if !queued => self.queue(side, plain, at),
             super::content::HANDSHAKE if self.tls13 => self.on_handshake(side, plain),
             _ => {}
         }
