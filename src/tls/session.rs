@@ -2095,6 +2095,61 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// The RFC 8448 4 trace decrypted with its keys, bytes flipped and
+        /// the client's and server's streams cut at random points and
+        /// interleaved: no panic, and early data is never delivered unless
+        /// an authenticated answer accepted it: the server's
+        /// EncryptedExtensions or the client's EndOfEarlyData.
+        #[test]
+        fn mutated_0rtt_traces_never_panic(
+            flips in proptest::collection::vec((0usize..1200, 1u8..=255), 0..6),
+            cuts in proptest::collection::vec(1usize..300, 1..6),
+        ) {
+            use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+            let mut client = rec(22, 0x0301, &rfc8448_0rtt_ch());
+            client.extend(hex(z::EARLY_DATA_RECORD));
+            let eoed = client.len()..client.len() + hex(z::END_OF_EARLY_DATA_RECORD).len();
+            client.extend(hex(z::END_OF_EARLY_DATA_RECORD));
+            client.extend(hex(z::CLIENT_FINISHED_RECORD));
+            client.extend(hex(z::CLIENT_AP_RECORD));
+            let mut server = rec(22, 0x0303, &rfc8448_0rtt_sh());
+            let flight = server.len()..server.len() + hex(z::SERVER_FLIGHT_RECORD).len();
+            server.extend(hex(z::SERVER_FLIGHT_RECORD));
+            server.extend(hex(z::SERVER_AP_RECORD));
+            let (mut server_intact, mut eoed_intact) = (true, true);
+            for (i, b) in &flips {
+                let n = client.len() + server.len();
+                let i = i % n;
+                if i < client.len() {
+                    client[i] ^= b;
+                    eoed_intact &= !eoed.contains(&i);
+                } else {
+                    let j = i - client.len();
+                    server[j] ^= b;
+                    server_intact &= !flight.contains(&j);
+                }
+            }
+            let mut r = Run::with_keys(&z::key_log(true));
+            let (mut c, mut s) = (&client[..], &server[..]);
+            for cut in &cuts {
+                let (a, rest) = c.split_at((*cut).min(c.len()));
+                r.send(C, a);
+                c = rest;
+                let (a, rest) = s.split_at((*cut).min(s.len()));
+                r.send(S, a);
+                s = rest;
+            }
+            r.send(C, c).send(S, s);
+            r.close(Some((C, Close::Fin)));
+            let early = r.plaintext().into_iter().any(|(_, p, _)| p == b"ABCDEF");
+            if early {
+                proptest::prop_assert!(server_intact || eoed_intact);
+            }
+            let _ = serde_json::to_string(&r.s.summary());
+        }
+    }
+
     #[test]
     fn summary_serialises_with_the_documented_names() {
         let s = serde_json::to_value(rfc8448_simple().s.summary()).unwrap();
