@@ -355,7 +355,29 @@ pub struct Decrypt {
     scratch: Vec<u8>,
     /// Decrypted application data waiting for the caller, in order.
     queued: Vec<u8>,
-    chunks: Vec<(Side, usize, At)>,
+    /// What `queued` holds, in order: bytes of a side, or bytes decrypted
+    /// but not kept because the queue was full.
+    chunks: Vec<(Side, Chunk, At)>,
+    /// Decrypted bytes not kept because the queue was full (each side).
+    pub overflowed: [u64; 2],
+}
+
+/// A piece of decrypted application data as the caller receives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// This many bytes of the queue.
+    Bytes(usize),
+    /// This many bytes decrypted but not kept: a gap for the parsers.
+    Lost(u64),
+}
+
+/// Decrypted application data handed to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plain<'a> {
+    Bytes(&'a [u8]),
+    /// Decrypted but dropped at [`MAX_QUEUED`]: the parsers see a gap of
+    /// this many bytes, exactly as for bytes lost on the wire.
+    Lost(u64),
 }
 
 impl std::fmt::Debug for Decrypt {
@@ -390,6 +412,7 @@ impl Decrypt {
             scratch: Vec::new(),
             queued: Vec::new(),
             chunks: Vec::new(),
+            overflowed: [0; 2],
         }
     }
 
@@ -676,8 +699,11 @@ impl Decrypt {
         let plain: &[u8] = match plain {
             Some(plain) => plain,
             None if queued => {
-                self.chunks
-                    .push((side, self.queued.len().saturating_sub(start), at));
+                self.chunks.push((
+                    side,
+                    Chunk::Bytes(self.queued.len().saturating_sub(start)),
+                    at,
+                ));
                 &[]
             }
             None => {
@@ -712,7 +738,16 @@ impl Decrypt {
     fn queue(&mut self, side: Side, plain: &[u8], at: At) {
         if self.queued.len() + plain.len() <= MAX_QUEUED {
             self.queued.extend_from_slice(plain);
-            self.chunks.push((side, plain.len(), at));
+            self.chunks.push((side, Chunk::Bytes(plain.len()), at));
+        } else if !plain.is_empty() {
+            let lost = plain.len() as u64;
+            if let Some(n) = self.overflowed.get_mut(idx(side)) {
+                *n += lost;
+            }
+            match self.chunks.last_mut() {
+                Some((s, Chunk::Lost(n), _)) if *s == side => *n += lost,
+                _ => self.chunks.push((side, Chunk::Lost(lost), at)),
+            }
         }
     }
 
@@ -919,13 +954,18 @@ impl Decrypt {
     }
 
     /// Hands queued application data to `sink`, in order.
-    pub fn drain(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
+    pub fn drain(&mut self, sink: &mut dyn FnMut(Side, Plain<'_>, At)) {
         let mut from = 0;
-        for (side, len, at) in self.chunks.drain(..) {
-            if let Some(bytes) = self.queued.get(from..from + len) {
-                sink(side, bytes, at);
+        for (side, chunk, at) in self.chunks.drain(..) {
+            match chunk {
+                Chunk::Bytes(len) => {
+                    if let Some(bytes) = self.queued.get(from..from + len) {
+                        sink(side, Plain::Bytes(bytes), at);
+                    }
+                    from += len;
+                }
+                Chunk::Lost(len) => sink(side, Plain::Lost(len), at),
             }
-            from += len;
         }
         self.queued.clear();
     }
@@ -943,6 +983,42 @@ impl Decrypt {
 mod tests {
     #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn data_over_the_queue_cap_becomes_a_gap_of_its_exact_size() {
+        let mut d = Decrypt::new(Rc::new(KeyStore::new(Arc::new(KeyLog::new()))));
+        let at = At {
+            packet: 7,
+            ts: crate::Ts(0),
+        };
+        let record = vec![b'x'; 16 * 1024];
+        // 64 records fill the 1 MiB queue; 3 more overflow it, and a
+        // server record after them overflows too.
+        for _ in 0..MAX_QUEUED / record.len() + 3 {
+            d.queue(Side::Client, &record, at);
+        }
+        d.queue(Side::Server, &record[..100], at);
+        assert_eq!(d.overflowed, [3 * 16 * 1024, 100]);
+        let mut got: Vec<(Side, Result<usize, u64>)> = Vec::new();
+        d.drain(&mut |side, plain, _| {
+            got.push((
+                side,
+                match plain {
+                    Plain::Bytes(b) => Ok(b.len()),
+                    Plain::Lost(n) => Err(n),
+                },
+            ))
+        });
+        let delivered: usize = got.iter().filter_map(|(_, r)| r.ok()).sum();
+        assert_eq!(delivered, MAX_QUEUED);
+        assert_eq!(
+            got.get(64..),
+            Some(&[(Side::Client, Err(3 * 16 * 1024)), (Side::Server, Err(100))][..])
+        );
+        // Drained: the queue takes data again.
+        d.queue(Side::Client, &record, at);
+        assert!(d.has_queued());
+    }
 
     #[test]
     fn alpn_from_encrypted_extensions() {

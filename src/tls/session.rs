@@ -916,9 +916,19 @@ impl TlsSession {
     }
 
     /// Hands decrypted application data, in order, to `sink`.
-    pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
+    pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, super::decrypt::Plain<'_>, At)) {
+        let mut lost = Vec::new();
         if let Some(d) = &mut self.core.decrypt {
-            d.drain(sink);
+            d.drain(&mut |side, plain, at| {
+                if let super::decrypt::Plain::Lost(n) = plain {
+                    lost.push((side, n, at));
+                }
+                sink(side, plain, at);
+            });
+        }
+        for (side, n, at) in lost {
+            self.core
+                .on_anomaly(AnomalyKind::DecryptedOverflow, side, at, Some(n));
         }
     }
 
@@ -1115,8 +1125,11 @@ mod tests {
         /// The decrypted application data so far: (side, bytes, packet).
         fn plaintext(&mut self) -> Vec<(Side, Vec<u8>, u64)> {
             let mut out = Vec::new();
-            self.s
-                .take_plaintext(&mut |side, bytes, at| out.push((side, bytes.to_vec(), at.packet)));
+            self.s.take_plaintext(&mut |side, plain, at| {
+                if let crate::tls::decrypt::Plain::Bytes(bytes) = plain {
+                    out.push((side, bytes.to_vec(), at.packet));
+                }
+            });
             out
         }
         fn send(&mut self, side: Side, bytes: &[u8]) -> &mut Self {
