@@ -8,14 +8,67 @@
 #
 #   bench/run.sh [SIZE_MB] [INPUT...]
 #   FILE=existing.pcap bench/run.sh        (benchmark a capture as it is)
+#   bench/run.sh decrypt [SIZE_MB [SEGMENT [BODY_KB]]]
+#       decryption: a TLS 1.3 AES-128-GCM capture of HTTP/1.1 downloads and its
+#       key log made by examples/synth_tls13.rs; times cat, connreuse with
+#       --keylog, connreuse without it, and tshark with -o tls.keylog_file
 # Needs: hyperfine, tshark, GNU time (Debian: hyperfine tshark time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+out=bench/out
+mkdir -p "$out"
+
+if [ "${1:-}" = decrypt ]; then
+    size=${2:-1000}
+    segment=${3:-16384}
+    body_kb=${4:-1024}
+    cargo build --release --bin connreuse --example synth_tls13
+    base=decrypt-${size}m-${segment}-${body_kb}k
+    file=$out/$base.pcap
+    keys=$out/$base.keys
+    if [ ! -f "$file" ] || [ ! -f "$keys" ]; then
+        target/release/examples/synth_tls13 "$file" "$keys" "$size" "$segment" "$body_kb"
+    fi
+    bytes=$(stat -L -c %s "$file")
+    report=$(target/release/connreuse --format json -q --keylog "$keys" "$file")
+    packets=$(jq .totals.packets <<<"$report")
+    echo "connreuse with keys: $(jq -c '.totals | {requests, connections_decrypted, tcp_connections}' <<<"$report")"
+    cat "$file" >/dev/null
+    hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$out/hyperfine-$base.json" \
+        -n cat "cat $file > /dev/null" \
+        -n connreuse-keys "target/release/connreuse --format json --keylog $keys $file > /dev/null" \
+        -n connreuse-no-keys "target/release/connreuse --format json $file > /dev/null"
+    if [ -z "${SKIP_TSHARK:-}" ]; then
+        echo "tshark with the key log: $(tshark -n -r "$file" -o "tls.keylog_file:$keys" -Y http.request -T fields -e tcp.stream 2>/dev/null | wc -l) requests"
+        hyperfine --runs "${TSHARK_RUNS:-1}" --export-json "$out/hyperfine-tshark-$base.json" \
+            -n tshark-keys "tshark -n -r $file -o tls.keylog_file:$keys -Y 'tls.handshake.type == 1 || http.request || http2.headers.method' -T fields -e tcp.stream > /dev/null"
+    fi
+    rss=$( { /usr/bin/time -f %M target/release/connreuse --format json --keylog "$keys" "$file" > /dev/null; } 2>&1 | tail -1)
+    cpu=$( { /usr/bin/time -f '%U %S' target/release/connreuse --format json --keylog "$keys" "$file" > /dev/null; } 2>&1 | tail -1)
+    python3 - "$out" "$base" "$bytes" "$packets" "$rss" "$cpu" <<'PY'
+import json, sys, os
+out, base, nbytes, packets, rss, cpu = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+med = {}
+for name in (f"hyperfine-{base}.json", f"hyperfine-tshark-{base}.json"):
+    p = os.path.join(out, name)
+    if os.path.exists(p):
+        for r in json.load(open(p))["results"]:
+            med[r["command"]] = r["median"]
+print(f"file: {nbytes/1e6:.0f} MB, {packets} packets ({nbytes/packets:.0f} B/packet)")
+for name, t in med.items():
+    print(f"{name:18} {t:8.3f} s  {nbytes/t/1e9:6.2f} GB/s (wall, median)")
+user, sys_ = (float(x) for x in cpu.split())
+print(f"connreuse-keys CPU: {user:.2f} s user + {sys_:.2f} s sys = {nbytes/(user+sys_)/1e9:.2f} GB/s per CPU second")
+if "tshark-keys" in med and "connreuse-keys" in med:
+    print(f"connreuse is {med['tshark-keys']/med['connreuse-keys']:.0f}x tshark, both decrypting")
+print(f"connreuse peak RSS with keys: {rss/1024:.1f} MiB")
+PY
+    exit 0
+fi
+
 size=${1:-1000}
 shift || true
 inputs=("$@")
-out=bench/out
-mkdir -p "$out"
 cargo build --release --bin connreuse --example synth
 file=${FILE:-$out/bench-${size}m.pcap}
 if [ ! -f "$file" ]; then

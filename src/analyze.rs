@@ -7,7 +7,7 @@ use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::{Counters, Finished, Table};
 use crate::keys::KeyLog;
-use crate::ledger::{Capture, Connection, Limits};
+use crate::ledger::{Capture, Connection, HandshakeBrief, Limits, RequestSpan};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
@@ -75,6 +75,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     let shared = Rc::clone(&store);
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let mut connections = Vec::new();
+    let file: Arc<str> = Arc::from(info.file.as_str());
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -107,10 +108,10 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &info.file, &mut connections);
+        collect(&mut table, &file, &mut connections);
     };
     table.finish_all();
-    collect(&mut table, &info.file, &mut connections);
+    collect(&mut table, &file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
     info.limits = limits(&table.counters, reader.secrets_dropped());
@@ -141,15 +142,21 @@ fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
     }
 }
 
-fn collect(table: &mut Table<Session>, file: &str, out: &mut Vec<Connection>) {
+fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Vec<Connection>) {
     for done in table.take_finished() {
+        // Grown by an eighth, not doubled: a capture's connections are
+        // most of the memory at the end, and doubling leaves up to half of
+        // it unused (large reallocations are remapped, not copied).
+        if out.len() == out.capacity() {
+            out.reserve_exact(out.len() / 8 + 64);
+        }
         out.push(entry(file, done));
     }
 }
 
 /// The ledger's entry for a finished connection: its TCP anomalies first,
 /// then its parsers'.
-fn entry(file: &str, done: Finished<Session>) -> Connection {
+fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
     let Finished {
         tcp,
         mut anomalies,
@@ -158,13 +165,16 @@ fn entry(file: &str, done: Finished<Session>) -> Connection {
     let tls = session.tls();
     anomalies.extend(session.anomalies());
     Connection {
-        capture: file.to_string(),
+        capture: Arc::clone(file),
         tcp,
         protocol: session.protocol(),
         tls: tls.map(|t| t.summary()),
-        handshakes: tls.map(|t| t.handshakes().to_vec()).unwrap_or_default(),
+        handshakes: tls
+            .map(|t| t.handshakes().iter().map(HandshakeBrief::from).collect())
+            .unwrap_or_default(),
         http: session.http_facts(),
         anomalies,
+        request_span: RequestSpan::default(),
         requests: session.take_requests(),
     }
 }

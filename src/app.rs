@@ -22,7 +22,7 @@ use crate::flow::Analyzer;
 use crate::http1::{self, Http1, SwitchKind, SwitchTag};
 use crate::http2::{self, Http2};
 use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
-use crate::tls::decrypt::KeyStore;
+use crate::tls::decrypt::{KeyStore, Plain};
 use crate::tls::{self, TlsSession};
 use crate::{At, Side};
 use serde::Serialize;
@@ -464,8 +464,9 @@ impl Session {
                 // path pays for no ALPN lookup.
                 if t.has_plaintext() {
                     let alpn = t.negotiated_alpn();
-                    t.take_plaintext(&mut |s, bytes, when| {
-                        http.feed_decrypted(alpn.as_deref(), s, bytes, when)
+                    t.take_plaintext(&mut |s, plain, when| match plain {
+                        Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
+                        Plain::Lost(len) => http.on_gap(s, len),
                     });
                 }
             }
@@ -627,8 +628,9 @@ impl Analyzer for Session {
         if let Some(t) = tls {
             t.on_close(closer, at);
             let alpn = t.negotiated_alpn();
-            t.take_plaintext(&mut |s, bytes, when| {
-                http.feed_decrypted(alpn.as_deref(), s, bytes, when)
+            t.take_plaintext(&mut |s, plain, when| match plain {
+                Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
+                Plain::Lost(len) => http.on_gap(s, len),
             });
         }
         http.on_close(at);

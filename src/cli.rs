@@ -66,6 +66,11 @@ pub struct Args {
     /// No warnings and no progress bar on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Read at most N captures at once (one per core by default); the
+    /// report is the same whatever N is.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 /// A validated run configuration.
@@ -78,6 +83,8 @@ pub struct Config {
     pub html: Option<PathBuf>,
     pub gates: Vec<Gate>,
     pub quiet: bool,
+    /// Captures read at once; None: one per core.
+    pub jobs: Option<usize>,
     /// Secrets from every key log given.
     pub keys: Arc<KeyLog>,
     /// Malformed key log lines ("FILE: key log line N: why"), and notes
@@ -96,6 +103,7 @@ impl Config {
             html: None,
             gates: Vec::new(),
             quiet: true,
+            jobs: None,
             keys: Arc::default(),
             notes: Vec::new(),
         }
@@ -171,6 +179,7 @@ impl TryFrom<Args> for Config {
             html: args.html,
             gates,
             quiet: args.quiet,
+            jobs: args.jobs.map(usize::from),
             keys: Arc::new(keys),
             notes,
         })

@@ -90,11 +90,22 @@ pub struct Outcome {
 pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> Outcome {
     use rayon::prelude::*;
     let keys = std::sync::Arc::clone(&config.keys);
-    let results: Vec<analyze::CaptureResult> = config
-        .captures
-        .par_iter()
-        .map(|path| analyze::file(path, &keys, progress))
-        .collect();
+    let read_all = || -> Vec<analyze::CaptureResult> {
+        config
+            .captures
+            .par_iter()
+            .map(|path| analyze::file(path, &keys, progress))
+            .collect()
+    };
+    // rayon's global pool has one thread per core; --jobs asks for fewer
+    // (or more). A pool that cannot be made leaves the global one.
+    let pool = config
+        .jobs
+        .and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok());
+    let results = match &pool {
+        Some(pool) => pool.install(read_all),
+        None => read_all(),
+    };
     let mut parts = Vec::new();
     let mut problems = Vec::new();
     for mut result in results {

@@ -71,7 +71,8 @@ fn main() -> ExitCode {
     }
     let stdout = io::stdout();
     let terminal = stdout.is_terminal();
-    let mut out = io::BufWriter::new(stdout.lock());
+    // serde_json writes in small pieces: a large buffer makes few calls.
+    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     // Files first: a report that cannot be written is an error (exit 2).
     let files = (|| -> io::Result<()> {
         if let (OutputFormat::Csv, Some(dir)) = (config.format, &config.csv_dir) {

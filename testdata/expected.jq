@@ -10,6 +10,8 @@ def src($p): (one($p; "ip.src") // one($p; "ipv6.src")) as $a | {ip: $a, port: o
 def dst($p): (one($p; "ip.dst") // one($p; "ipv6.dst")) as $a | {ip: $a, port: one($p; "tcp.dstport")};
 def addr: if .ip == null then null elif (.ip | contains(":")) then "[\(.ip)]:\(.port)" else "\(.ip):\(.port)" end;
 def has_type($p; $t): all($p; "tls.handshake.type") | index($t) != null;
+# The (type, length) pairs of every TLS extension in a frame, in order.
+def exts($p): [all($p; "tls.handshake.extension.type"), all($p; "tls.handshake.extension.len")] | transpose;
 
 def version_name:
   {"0x0304": "TLS 1.3", "0x0303": "TLS 1.2", "0x0302": "TLS 1.1", "0x0301": "TLS 1.0"}[.] // .;
@@ -80,7 +82,26 @@ $frames[0] as $fr
        else null end) as $resumed
     | if $version == "TLS 1.2" and $resumed == $cert
       then error("stream \($stream): TLS 1.2 session ID echo and Certificate disagree") else . end
-    | ([$cp[] | all(.; "http.request.method")[]] | length) as $h1req
+    # 0-RTT (RFC 8446 4.2.10): the ClientHello offers early_data (extension 42);
+    # the server accepts it with an empty early_data in EncryptedExtensions
+    # (visible only decrypted; a NewSessionTicket's early_data is 4 bytes long),
+    # and rejects it by leaving that out or by selecting no PSK. tshark decrypts
+    # and counts the HTTP/1.x requests of rejected early data too, though the
+    # server never read them: those are the client frames before the ServerHello
+    # frame, and they are not requests of the connection.
+    | ($ch != null and (exts($ch) | any(.[0] == "42"))) as $early
+    | ([$sp[] | select(has_type(.; "8"))] | length > 0) as $ee_seen
+    | ([$sp[] | exts(.)[] | select(.[0] == "42" and .[1] == "0")] | length > 0) as $ee_early
+    | (if $early | not then null
+       elif $sh != null and ($version == "TLS 1.3") and ($psk | not) then false
+       elif $ee_early then true
+       elif $ee_seen then false
+       else null end) as $early_accepted
+    | (if $sh == null then [] else
+         [$cp[] | select((one(.; "frame.number") | tonumber) < (one($sh; "frame.number") | tonumber))
+          | all(.; "http.request.method")[]] end | length) as $early_h1
+    | ([$cp[] | all(.; "http.request.method")[]] | length
+       | if $early_accepted == false then . - $early_h1 else . end) as $h1req
     | ([$sp[] | all(.; "http.response.code")[]] | length) as $h1resp
     | ($h2req | map(select(.s == $stream)) | length) as $h2r
     | ($h2resp | map(select(.s == $stream)) | length) as $h2s
@@ -108,7 +129,9 @@ $frames[0] as $fr
        http1_requests: $h1req,
        http2_requests: $h2r,
        requests: ($h1req + $h2r),
-       responses: ($h1resp + $h2s)} ] as $conns
+       responses: ($h1resp + $h2s)}
+      + (if $early then {early_data: {accepted: $early_accepted, early_http1_requests: $early_h1}}
+         else {} end) ] as $conns
 
 | {capture: $capture,
    keylog: $keylog,

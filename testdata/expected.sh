@@ -38,9 +38,9 @@ if [ "$ONLY" = --table ]; then
 	exit 0
 fi
 
-DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls
+DECODE=(-d tcp.port==18442,tls -d tcp.port==18443,tls -d tcp.port==18444,tls -d tcp.port==18445,tls
 	-d tcp.port==18080,http -d tcp.port==18082,http -d tcp.port==18081,http2)
-SERVER_PORTS='["18442","18443","18080","18081","18082"]'
+SERVER_PORTS='["18442","18443","18444","18445","18080","18081","18082"]'
 TSHARK_VERSION=$(tshark --version 2>/dev/null | head -1)
 
 # Command 1, one JSON object per frame with these fields (every occurrence):
@@ -141,6 +141,13 @@ expected_for() {
 		'# nghttp '*)
 			client=$(printf '{"tool":"nghttp","requests":%d}' \
 				"$(grep -c 'send HEADERS frame' "$CAP/$name.client.txt")") ;;
+		'# openssl_0rtt '*)
+			# s_client prints "New, TLSv1.3, ..." or "Reused, ..." once per connection
+			# (not with -quiet: the first connection), and what became of its early data.
+			client=$(awk '/^Reused, / { r++ }
+				/^Early data was accepted/ { a++ } /^Early data was rejected/ { j++ }
+				END { printf "{\"tool\":\"openssl\",\"tls_resumed\":%d,\"early_data_accepted\":%d,\"early_data_rejected\":%d}\n",
+					r, a, j }' "$CAP/$name.client.txt") ;;
 		esac
 	fi
 	jq --argjson server "$server" --argjson client "$client" -f "$HERE/cross-check.jq" \

@@ -8,7 +8,7 @@
 # It starts a private nginx on 127.0.0.1 (own prefix and config in a temp dir,
 # self-signed certificate from openssl), then for each scenario captures lo with
 # tcpdump (full snaplen, filtered to the scenario's server port) while one real
-# client (Go net/http from testdata/goclient, curl or nghttp) talks to it, and writes
+# client (Go net/http from testdata/goclient, curl, nghttp or openssl s_client) talks to it, and writes
 # beside each capture:
 #     NAME.keys         the client's TLS key log (NSS format), when TLS is used
 #     NAME.client.txt   what the client itself reported (Go summary, curl -v/-w, nghttp -v)
@@ -27,6 +27,9 @@ P_TLS13=18443      # TLS 1.3 only, ALPN h2 + http/1.1
 P_H1=18080         # cleartext HTTP/1.1, keepalive_timeout 75s (nginx default)
 P_H2C=18081        # cleartext HTTP/2 by prior knowledge only (nginx 1.22: `listen ... http2`)
 P_IDLE=18082       # cleartext HTTP/1.1, keepalive_timeout 1s
+P_EARLY=18444      # TLS 1.3 only, 0-RTT early data accepted (ssl_early_data on)
+P_NO_EARLY=18445   # TLS 1.3 only, same session ticket key as P_EARLY, early data off:
+                   # resumes P_EARLY's sessions and rejects their 0-RTT data
 HOST=connreuse.test  # name used in URLs, SNI and Host; always dialled at 127.0.0.1
 
 die() { echo "make-captures: $*" >&2; exit 1; }
@@ -63,6 +66,8 @@ trap cleanup EXIT
 openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$HOST" \
 	-addext "subjectAltName=DNS:$HOST,IP:127.0.0.1" \
 	-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+# One session ticket key for P_EARLY and P_NO_EARLY (80 bytes: nginx's AES-256 form).
+openssl rand 80 >"$WORK/ticket.key"
 
 # --- static files: small fixed bodies -----------------------------------------
 mkdir -p "$WORK/html" "$WORK/logs"
@@ -92,6 +97,10 @@ http {
                     'n=\$connection_requests "\$request" \$status \$body_bytes_sent '
                     'tls=\$ssl_protocol cipher=\$ssl_cipher reused=\$ssl_session_reused '
                     'alpn=\$ssl_alpn_protocol';
+    log_format conn_early '\$server_port \$remote_addr:\$remote_port conn=\$connection '
+                    'n=\$connection_requests "\$request" \$status \$body_bytes_sent '
+                    'tls=\$ssl_protocol cipher=\$ssl_cipher reused=\$ssl_session_reused '
+                    'alpn=\$ssl_alpn_protocol early=\$ssl_early_data';
     access_log $WORK/logs/access.log conn;
     client_body_temp_path $WORK/tmp_body;
     proxy_temp_path $WORK/tmp_proxy;
@@ -108,6 +117,12 @@ http {
     server { listen 127.0.0.1:$P_H1; server_name $HOST; }
     server { listen 127.0.0.1:$P_H2C http2; server_name $HOST; }
     server { listen 127.0.0.1:$P_IDLE; server_name $HOST; keepalive_timeout 1s; }
+    server { listen 127.0.0.1:$P_EARLY ssl; server_name $HOST; ssl_protocols TLSv1.3;
+             ssl_early_data on; ssl_session_ticket_key $WORK/ticket.key;
+             access_log $WORK/logs/access.log conn_early; }
+    server { listen 127.0.0.1:$P_NO_EARLY ssl; server_name $HOST; ssl_protocols TLSv1.3;
+             ssl_session_ticket_key $WORK/ticket.key;
+             access_log $WORK/logs/access.log conn_early; }
 }
 EOF
 nginx -t -q -p "$WORK" -c "$WORK/nginx.conf" -e "$WORK/logs/error.log"
@@ -269,6 +284,29 @@ capture curl-tls12-chacha20 pcap $P_TLS12 -- \
 	curl_get --http2 --ciphers ECDHE-RSA-CHACHA20-POLY1305 "$T12/a.html" "$T12/b.html"
 capture curl-tls12-cbc pcap $P_TLS12 -- \
 	curl_get --http1.1 --ciphers ECDHE-RSA-AES128-SHA256 "$T12/a.html" "$T12/b.html"
+
+# --- openssl s_client: TLS 1.3 0-RTT ------------------------------------------------
+# openssl_0rtt FIRST_PORT SECOND_PORT: a full handshake with P_EARLY sends the GET as
+# ordinary data and saves the session (-sess_out; nginx's ticket allows 16384 bytes
+# of early data); a second connection resumes it on SECOND_PORT and sends the same GET
+# as 0-RTT data (-early_data), without waiting for the handshake. The request asks
+# for Connection: close, so nginx closes each connection after its response.
+openssl_0rtt() {
+	local req=$WORK/early-request.txt session=$WORK/early-session.pem
+	printf 'GET /index.html HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$HOST" >"$req"
+	rm -f "$session"
+	(cat "$req"; sleep 1) | openssl s_client -connect "127.0.0.1:$1" -servername "$HOST" \
+		-tls1_3 -CAfile "$WORK/cert.pem" -keylogfile "$KEYS" -sess_out "$session" -quiet
+	[ -s "$session" ] || { echo "openssl_0rtt: no session saved" >&2; return 1; }
+	sleep 1 | openssl s_client -connect "127.0.0.1:$2" -servername "$HOST" \
+		-tls1_3 -CAfile "$WORK/cert.pem" -keylogfile "$KEYS" -sess_in "$session" -early_data "$req"
+}
+# Accepted: nginx serves the early GET (early=1 in its log), s_client says "Early data
+# was accepted". Rejected: P_NO_EARLY accepts the PSK (reused=r) but not the early
+# data (RFC 8446 4.2.10: no early_data in EncryptedExtensions); s_client says "Early
+# data was rejected" and does not send the request again, so nginx logs nothing for it.
+capture openssl-0rtt-accepted pcap $P_EARLY -- openssl_0rtt $P_EARLY $P_EARLY
+capture openssl-0rtt-rejected pcap $P_EARLY $P_NO_EARLY -- openssl_0rtt $P_EARLY $P_NO_EARLY
 
 # --- nghttp (nghttp2's client): h2c by prior knowledge, three requests on one
 # connection, with its PRIORITY frames on idle streams (no requests on those).

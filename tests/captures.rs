@@ -327,10 +327,19 @@ fn decryption_makes_every_request_observed() {
                 &c["tls"]["decrypted"],
                 &Value::Bool(true),
             );
+            // Early data the server rejected (tshark: no early_data in the
+            // decrypted EncryptedExtensions) is decrypted and said so.
+            let note = match theirs["early_data"]["accepted"] {
+                Value::Bool(false) => Value::from(format!(
+                    "early data rejected by the server: {} not counted",
+                    records(&theirs["early_data"])
+                )),
+                _ => Value::Null,
+            };
             diff.eq(
                 format!("{at} decrypt_error"),
                 &c["tls"]["decrypt_error"],
-                &Value::Null,
+                &note,
             );
             diff.eq(format!("{at} alpn"), &c["tls"]["alpn"], &theirs["alpn"]);
             let requests = if theirs["requests"] == 0 && c["http"]["requests"].is_null() {
@@ -355,6 +364,144 @@ fn decryption_makes_every_request_observed() {
         diff.0.join("\n")
     );
     assert!(decrypted > 200, "{decrypted} connections decrypted");
+}
+
+/// The early records of a connection as the report words them: in these
+/// captures each early request is one record (s_client writes its file at
+/// once).
+fn records(early: &Value) -> String {
+    match early["early_http1_requests"].as_u64() {
+        Some(1) => "1 record".to_string(),
+        n => format!("{} records", n.unwrap_or(0)),
+    }
+}
+
+fn with_keys(capture: &str) -> Value {
+    let keys = root()
+        .join("testdata/captures")
+        .join(capture.replace(".pcap", ".keys"));
+    run(capture, &["--keylog", keys.to_str().expect("path")])
+}
+
+fn expected_of(name: &str) -> Value {
+    expected()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("testdata/expected/{name}.json"))
+}
+
+/// TLS 1.3 0-RTT accepted (openssl s_client to nginx with ssl_early_data
+/// on): the GET sent as early data is a request of the resumed connection,
+/// observed, with its response, as tshark (which decrypts early data with
+/// the key log's CLIENT_EARLY_TRAFFIC_SECRET) and nginx's log (early=1)
+/// count it.
+#[test]
+fn accepted_early_data_carries_a_request_of_its_connection() {
+    let want = expected_of("openssl-0rtt-accepted");
+    let ours = with_keys("openssl-0rtt-accepted.pcap");
+    let early = &want["per_connection"][1];
+    assert_eq!(early["early_data"]["accepted"], true);
+    assert_eq!(early["early_data"]["early_http1_requests"], 1);
+    let c = ours["connections"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .position(|c| c["first_packet"] == early["first_frame"])
+        })
+        .expect("the 0-RTT connection");
+    let conn = &ours["connections"][c];
+    assert_eq!(conn["tls"]["early_data"], true);
+    assert_eq!(conn["tls"]["resumed"], true);
+    assert_eq!(conn["tls"]["decrypted"], true);
+    assert_eq!(conn["tls"]["decrypt_error"], Value::Null);
+    assert_eq!(conn["http"]["requests"], early["requests"]);
+    let requests: Vec<&Value> = ours["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["connection"] == c)
+        .collect();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        (
+            &requests[0]["method"],
+            &requests[0]["path"],
+            &requests[0]["status"]
+        ),
+        (
+            &Value::from("GET"),
+            &Value::from("/index.html"),
+            &Value::from(200)
+        )
+    );
+    assert_eq!(ours["totals"]["requests"], want["totals"]["requests"]);
+}
+
+/// TLS 1.3 0-RTT rejected (the PSK is accepted by a server with early data
+/// off, RFC 8446 4.2.10): the GET in the early data was never served
+/// (nginx logged nothing, s_client said "Early data was rejected"), so it
+/// is no request; tshark decrypts it and shows it as one, which
+/// testdata/expected.jq takes out again (`early_http1_requests`).
+#[test]
+fn rejected_early_data_is_not_a_request() {
+    let want = expected_of("openssl-0rtt-rejected");
+    let ours = with_keys("openssl-0rtt-rejected.pcap");
+    let early = &want["per_connection"][1];
+    assert_eq!(early["early_data"]["accepted"], false);
+    assert_eq!(early["early_data"]["early_http1_requests"], 1);
+    assert_eq!(early["requests"], 0);
+    assert_eq!(want["cross_check"]["client"]["early_data_rejected"], 1);
+    let conn = ours["connections"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["first_packet"] == early["first_frame"])
+        })
+        .expect("the 0-RTT connection");
+    assert_eq!(conn["tls"]["decrypted"], true);
+    assert_eq!(
+        conn["tls"]["decrypt_error"],
+        "early data rejected by the server: 1 record not counted"
+    );
+    assert_eq!(conn["http"]["requests"], 0);
+    assert_eq!(ours["totals"]["requests"], 1);
+    // Without keys the rejected 0-RTT flight is no request estimate either.
+    let plain = run("openssl-0rtt-rejected.pcap", &[]);
+    assert_eq!(plain["totals"]["requests_estimated"], 1);
+}
+
+/// A key log without the CLIENT_EARLY_TRAFFIC_SECRET lines: the 0-RTT
+/// records are skipped as before, the rest decrypts, and the connection
+/// says that its early data was not read (so not every record was
+/// decrypted); the early request is missing from the count.
+#[test]
+fn early_data_without_its_secret_is_said() {
+    let keys = std::fs::read_to_string(root().join("testdata/captures/openssl-0rtt-accepted.keys"))
+        .expect("keys");
+    let stripped: String = keys
+        .lines()
+        .filter(|l| !l.starts_with("CLIENT_EARLY_TRAFFIC_SECRET "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(stripped.len() < keys.len());
+    let path = std::env::temp_dir().join(format!("connreuse-no-early-{}.keys", std::process::id()));
+    std::fs::write(&path, stripped).expect("write");
+    let ours = run(
+        "openssl-0rtt-accepted.pcap",
+        &["--keylog", path.to_str().expect("path")],
+    );
+    let _ = std::fs::remove_file(&path);
+    let conn = &ours["connections"][1];
+    assert_eq!(conn["tls"]["early_data"], true);
+    assert_eq!(conn["tls"]["decrypted"], false);
+    let why = conn["tls"]["decrypt_error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("early data not decrypted: no CLIENT_EARLY_TRAFFIC_SECRET"),
+        "{why}"
+    );
+    assert_eq!(ours["connections"][0]["tls"]["decrypted"], true);
+    assert_eq!(ours["totals"]["requests"], 1);
 }
 
 /// The capture with a Decryption Secrets Block decrypts with no --keylog.

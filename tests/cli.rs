@@ -212,3 +212,18 @@ fn several_files_in_parallel_give_the_sequential_result() {
         .sum();
     assert_eq!(v["findings"].as_array().map(Vec::len), Some(findings));
 }
+
+#[test]
+fn one_job_at_a_time_gives_the_same_report_as_one_per_core() {
+    let files = [CONCURRENT, SEQUENTIAL, CAPTURE];
+    let default = connreuse(&[&["--format", "json"][..], &files[..]].concat(), None);
+    let one = connreuse(
+        &[&["--format", "json", "--jobs", "1"][..], &files[..]].concat(),
+        None,
+    );
+    assert_eq!(default.status.code(), Some(0));
+    assert_eq!(one.status.code(), Some(0));
+    assert_eq!(json(&default), json(&one));
+    let zero = connreuse(&["--jobs", "0", SEQUENTIAL], None);
+    assert_eq!(zero.status.code(), Some(2));
+}

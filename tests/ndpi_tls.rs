@@ -146,10 +146,10 @@ fn tls_facts_agree_with_ndpi() {
             // side was captured (checked here from our parse of both
             // hellos; the negotiated version itself agrees with tshark,
             // see tests/captures.rs and docs/TLS.md).
-            let hello = c.handshakes.first().and_then(|h| h.client_hello.as_ref());
+            let hello = c.handshakes.first().and_then(|h| h.client_legacy_version);
             let ndpi_style = match (tls.version.as_deref(), hello) {
                 (Some(v), _) if v.starts_with("TLS 1.3") => Some("TLS 1.3".to_string()),
-                (_, Some(h)) => Some(connreuse::tls::version_name(h.legacy_version)),
+                (_, Some(v)) => Some(connreuse::tls::version_name(v)),
                 (v, None) => v.map(str::to_string),
             };
             ver.check(&at, ndpi_style, flow.version.clone());

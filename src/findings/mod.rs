@@ -66,10 +66,7 @@ fn millis(d: Ts) -> f64 {
 /// (alert-sized records aside); else its whole lifetime.
 fn busy_span(c: &Connection) -> (Ts, Ts) {
     let whole = (c.tcp.start, c.tcp.end);
-    if let (Some(start), Some(end)) = (
-        c.requests.iter().map(|r| r.start).min(),
-        c.requests.iter().map(|r| r.end.unwrap_or(c.tcp.end)).max(),
-    ) {
+    if let (Some(start), Some(end)) = (c.request_span.first_start, c.request_span.busy_end) {
         return (start, end);
     }
     let Some(t) = &c.tls else {
@@ -208,7 +205,7 @@ fn end_cause(c: &Connection, next: &Connection) -> EndCause {
         (_, Some(Side::Server)) => EndCause::ServerAskedClose,
         (Some(Side::Client), Some(Side::Client)) => EndCause::ClientClosed,
         (Some(Side::Server), _) => {
-            let last_response = c.requests.iter().filter_map(|r| r.end).max();
+            let last_response = c.request_span.last_response;
             let closed_at = c.tcp.closed_at.unwrap_or(c.tcp.end);
             match last_response {
                 Some(t) if closed_at.0.saturating_sub(t.0) >= IDLE_CLOSE.0 => {
@@ -393,20 +390,6 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Connection)]) -> 
     let mut hs: Vec<Hello> = Vec::new();
     for (i, c) in conns {
         for h in &c.handshakes {
-            // TLS 1.3 resumes only with a PSK (RFC 8446 2.2); its legacy
-            // session id is a middlebox-compatibility value (D.4). TLS 1.2
-            // resumes with a session id or a ticket (RFC 5077 3.4).
-            let tls13 = h.version == Some(0x0304);
-            // A client that also supports TLS 1.3 fills the session id with
-            // a random compatibility value, so only a 1.2-only client's
-            // session id is an offer.
-            let offered = h.client_hello.as_ref().is_some_and(|ch| {
-                let compat_id = ch.supported_versions.contains(&0x0304);
-                ch.psk
-                    || (!tls13
-                        && ((!ch.session_id.is_empty() && !compat_id)
-                            || matches!(ch.session_ticket, crate::tls::TicketOffer::Ticket(_))))
-            });
             let start = c.tcp.start;
             let done = h
                 .secs_to_complete
@@ -415,7 +398,7 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Connection)]) -> 
                 start,
                 done,
                 resumed: h.resumed,
-                offered,
+                offered: h.resumption_offered,
                 conn: *i,
             });
         }

@@ -208,7 +208,10 @@ pub struct Finished<A> {
 
 /// The connection table of one capture.
 pub struct Table<A> {
-    conns: HashMap<Key, Conn<A>>,
+    /// Boxed: a connection with its analyzer is a few hundred bytes that
+    /// rehashing would otherwise move. Keyed with foldhash, seeded at
+    /// random per table, so that a crafted capture cannot aim at collisions.
+    conns: HashMap<Key, Box<Conn<A>>, foldhash::fast::RandomState>,
     max_live: usize,
     budget: usize,
     finished: Vec<Finished<A>>,
@@ -229,7 +232,7 @@ impl<A: Analyzer> Table<A> {
     /// one) instead of [`MAX_LIVE`].
     pub fn with_max_live(new_app: impl Fn() -> A + 'static, max_live: usize) -> Table<A> {
         Table {
-            conns: HashMap::new(),
+            conns: HashMap::with_hasher(foldhash::fast::RandomState::default()),
             max_live: max_live.max(1),
             budget: GLOBAL_PENDING,
             finished: Vec::new(),
@@ -288,7 +291,7 @@ impl<A: Analyzer> Table<A> {
         let new_app = &self.new_app;
         let conn = self.conns.entry(key).or_insert_with(|| {
             let (client, server, inferred) = initial_roles(seg, src, dst);
-            Conn {
+            Box::new(Conn {
                 halves: [
                     Half {
                         addr: Some(client),
@@ -310,7 +313,7 @@ impl<A: Analyzer> Table<A> {
                 first: at,
                 last: at,
                 app: new_app(),
-            }
+            })
         });
         conn.last = at;
         if conn.role_inferred
@@ -330,7 +333,7 @@ impl<A: Analyzer> Table<A> {
             synack_seen,
             data_seen,
             ..
-        } = conn;
+        } = &mut **conn;
         let half = pick(halves, side);
         half.packets += 1;
         half.bytes += seg.payload.len() as u64 + u64::from(seg.missing);
@@ -463,7 +466,7 @@ impl<A: Analyzer> Table<A> {
         };
         let at = end.unwrap_or(conn.last);
         for side in [Side::Client, Side::Server] {
-            let Conn { halves, app, .. } = &mut conn;
+            let Conn { halves, app, .. } = &mut *conn;
             pick(halves, side)
                 .rx
                 .flush(&mut self.budget, &mut sink_for(app, side, at));

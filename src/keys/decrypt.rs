@@ -296,6 +296,52 @@ impl Decryptor {
         self.open_in_place(header, out.as_mut_slice())
     }
 
+    /// Like [`open`](Decryptor::open), but appends the record to `out` and
+    /// decrypts it there: on success `out` holds what it held before followed
+    /// by the plaintext, on failure only what it held before. Returns the
+    /// content type and the plaintext's length. For a caller that gathers
+    /// plaintext in a buffer of its own, this saves copying it out of a
+    /// scratch buffer; no allocation once `out` has room for the record.
+    pub fn open_appended(
+        &mut self,
+        header: &[u8; 5],
+        fragment: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(u8, usize), DecryptError> {
+        let start = out.len();
+        // In 1 KiB pieces, for the reason given in `open`.
+        for chunk in fragment.chunks(COPY_CHUNK) {
+            out.extend_from_slice(chunk);
+        }
+        let tail = out.get_mut(start..).unwrap_or_default();
+        let base = tail.as_ptr() as usize;
+        // Where the plaintext lies in the record: at its start in TLS 1.3,
+        // after the explicit nonce or IV in TLS 1.2.
+        let opened = self
+            .open_in_place(header, tail)
+            .map(|(t, plain)| (t, (plain.as_ptr() as usize).wrapping_sub(base), plain.len()));
+        match opened {
+            Ok((content_type, offset, len)) if start + offset + len <= out.len() => {
+                if offset > 0 {
+                    out.copy_within(start + offset..start + offset + len, start);
+                }
+                out.truncate(start + len);
+                Ok((content_type, len))
+            }
+            Ok(_) => {
+                out.truncate(start);
+                Err(DecryptError::BadRecord {
+                    record: self.seq.saturating_sub(1),
+                    problem: RecordProblem::LengthMismatch,
+                })
+            }
+            Err(e) => {
+                out.truncate(start);
+                Err(e)
+            }
+        }
+    }
+
     /// Like [`open`](Decryptor::open), decrypting `fragment` where it lies;
     /// the plaintext returned is a part of it. On failure its contents are
     /// unspecified.
@@ -636,6 +682,43 @@ mod tests {
         assert_eq!(
             open(&mut server_ap, rfc8448::SERVER_AP_RECORD).unwrap(),
             (23, fifty)
+        );
+    }
+
+    #[test]
+    fn rfc8448_0rtt_early_data_and_end_of_early_data() {
+        // RFC 8448 section 4: under the early traffic keys, record 0 is the
+        // 0-RTT application data "ABCDEF", record 1 the EndOfEarlyData
+        // handshake message (type 5, empty); the client's handshake keys
+        // open neither.
+        use fixtures::rfc8448_0rtt as z;
+        let mut early = Decryptor::tls13(0x1301, &hex(z::CLIENT_EARLY_SECRET)).unwrap();
+        assert_eq!(
+            open(&mut early, z::EARLY_DATA_RECORD).unwrap(),
+            (23, b"ABCDEF".to_vec())
+        );
+        assert_eq!(
+            open(&mut early, z::END_OF_EARLY_DATA_RECORD).unwrap(),
+            (22, hex("05 00 00 00"))
+        );
+        let mut handshake = Decryptor::tls13(0x1301, &hex(z::CLIENT_HS_SECRET)).unwrap();
+        assert_eq!(
+            open(&mut handshake, z::EARLY_DATA_RECORD),
+            Err(DecryptError::AuthenticationFailed { record: 0 })
+        );
+        handshake.set_sequence(0);
+        assert_eq!(
+            open(&mut handshake, z::CLIENT_FINISHED_RECORD).unwrap().0,
+            22
+        );
+        // The server's flight: EncryptedExtensions with early_data, Finished.
+        let mut server = Decryptor::tls13(0x1301, &hex(z::SERVER_HS_SECRET)).unwrap();
+        let expected = [z::ENCRYPTED_EXTENSIONS, z::SERVER_FINISHED]
+            .map(hex)
+            .concat();
+        assert_eq!(
+            open(&mut server, z::SERVER_FLIGHT_RECORD).unwrap(),
+            (22, expected)
         );
     }
 
@@ -1030,6 +1113,54 @@ mod tests {
             d.set_sequence(0);
             let _ = d.open(&header(&bytes), &bytes[5..], &mut out).unwrap();
             assert_eq!(out.as_ptr(), before, "round {seq}");
+        }
+    }
+
+    #[test]
+    fn open_appended_leaves_exactly_the_plaintext_after_what_was_there() {
+        // TLS 1.3 (plaintext at the record's start), TLS 1.2 AES-GCM (after
+        // the 8-byte explicit nonce) and CBC with explicit IV (after 16).
+        let mut out = b"kept".to_vec();
+        let mut d = Decryptor::tls13(0x1301, &hex(rfc8448::CLIENT_AP_SECRET)).unwrap();
+        let bytes = hex(rfc8448::CLIENT_AP_RECORD);
+        assert_eq!(
+            d.open_appended(&header(&bytes), &bytes[5..], &mut out),
+            Ok((23, 50))
+        );
+        let fifty: Vec<u8> = (0u8..50).collect();
+        assert_eq!(out, [b"kept".as_slice(), &fifty].concat());
+        // A failure leaves `out` as it was (record 1 is not this one).
+        assert_eq!(
+            d.open_appended(&header(&bytes), &bytes[5..], &mut out),
+            Err(DecryptError::AuthenticationFailed { record: 1 })
+        );
+        assert_eq!(out.len(), 4 + 50);
+        for case in fixtures::TLS12 {
+            for r in case.records {
+                let mut d = Decryptor::tls12(
+                    case.suite,
+                    case.version,
+                    &hex(case.master_secret).try_into().unwrap(),
+                    &hex(case.client_random).try_into().unwrap(),
+                    &hex(case.server_random).try_into().unwrap(),
+                    r.sender,
+                    case.encrypt_then_mac,
+                )
+                .unwrap();
+                d.set_sequence(r.seq);
+                let bytes = hex(r.record);
+                let mut out = vec![7u8; 3];
+                let (t, len) = d
+                    .open_appended(&header(&bytes), &bytes[5..], &mut out)
+                    .unwrap_or_else(|e| panic!("{}: {e}", r.what));
+                assert_eq!(
+                    (t, len),
+                    (r.content_type, hex(r.plaintext).len()),
+                    "{}",
+                    r.what
+                );
+                assert_eq!(out, [vec![7u8; 3], hex(r.plaintext)].concat(), "{}", r.what);
+            }
         }
     }
 

@@ -51,6 +51,87 @@ pub struct Case12 {
 /// lib/ssl/test/tls_1_3_record_SUITE.erl). The protected records are the
 /// RFC's "complete record" lines; their AEAD tags verify under the RFC's
 /// keys, so no byte of them can be wrong.
+/// RFC 8448 section 4, "Resumed 0-RTT Handshake" (TLS_AES_128_GCM_SHA256):
+/// the secrets as the trace prints them, and the protected records. Every
+/// record's GCM tag verifies under the keys derived from these secrets (also
+/// checked with Python's `cryptography`), which is what pins the hex.
+pub mod rfc8448_0rtt {
+    /// The ClientHello's random (its key log index).
+    pub const CLIENT_RANDOM: &str = "1b c3 ce b6 bb e3 9c ff 93 83 55 b5 a5 0a db 6d
+        b2 1b 7a 6a f6 49 d7 b4 bc 41 9d 78 76 48 7d 95";
+    /// {client} derive secret "tls13 c e traffic".
+    pub const CLIENT_EARLY_SECRET: &str = "3f bb e6 a6 0d eb 66 c3 0a 32 79 5a ba 0e ff 7e
+        aa 10 10 55 86 e7 be 5c 09 67 8d 63 b6 ca ab 62";
+    /// {client} derive write traffic keys for early application data.
+    pub const CLIENT_EARLY_KEY: &str = "92 02 05 a5 b7 bf 21 15 e6 fc 5c 29 42 83 4f 54";
+    pub const CLIENT_EARLY_IV: &str = "6d 47 5f 09 93 c8 e5 64 61 0d b2 b9";
+    pub const CLIENT_HS_SECRET: &str = "2f aa c0 8f 85 1d 35 fe a3 60 4f cb 4d e8 2d c6
+        2c 9b 16 4a 70 97 4d 04 62 e2 7f 1a b2 78 70 0f";
+    pub const SERVER_HS_SECRET: &str = "fe 92 7a e2 71 31 2e 8b f0 27 5b 58 1c 54 ee f0
+        20 45 0d c4 ec ff aa 05 a1 a3 5d 27 51 8e 78 03";
+    pub const CLIENT_AP_SECRET: &str = "2a bb f2 b8 e3 81 d2 3d be be 1d d2 a7 d1 6a 8b
+        f4 84 cb 49 50 d2 3f b7 fb 7f a8 54 70 62 d9 a1";
+    pub const SERVER_AP_SECRET: &str = "cc 21 f1 bf 8f eb 7d d5 fa 50 5b d9 c4 b4 68 a9
+        98 4d 55 4a 99 3d c4 9e 6d 28 55 98 fb 67 26 91";
+    /// {client} send application_data record: the 0-RTT data, "ABCDEF"
+    /// (41 42 43 44 45 46), early record 0.
+    pub const EARLY_DATA_RECORD: &str = "17 03 03 00 17 ab 1d f4 20 e7 5c 45 7a 7c c5 d2
+        84 4f 76 d5 ae e4 b4 ed bf 04 9b e0";
+    /// EncryptedExtensions (with early_data: the server accepts) and
+    /// Finished, server handshake record 0.
+    pub const SERVER_FLIGHT_RECORD: &str = "17 03 03 00 61 dc 48 23 7b 4b 87 9f 50 d0 d4
+        d2 62 ea 8b 47 16 eb 40 dd c1 eb 95 7e 11 12 6e 8a 71 49 c2 d0 12 d3 7a
+        71 15 95 7e 64 ce 30 00 8b 9e 03 23 f2 c0 5a 9c 1c 77 b4 f3 78 49 a6 95
+        ab 25 50 60 a3 3f ee 77 0c a9 5c b8 48 6b fd 08 43 b8 70 24 86 5c a3 5c
+        c4 1c 4e 51 5c 64 dc b1 36 9f 98 63 5b c7 a5";
+    pub const ENCRYPTED_EXTENSIONS: &str = "08 00 00 28 00 26 00 0a 00 14 00 12 00 1d 00
+        17 00 18 00 19 01 00 01 01 01 02 01 03 01 04 00 1c 00 02 40 01 00 00 00
+        00 00 2a 00 00";
+    pub const SERVER_FINISHED: &str = "14 00 00 20 48 d3 e0 e1 b3 d9 07 c6 ac ff 14 5e
+        16 09 03 88 c7 7b 05 c0 50 b6 34 ab 1a 88 bb d0 dd 1a 34 b2";
+    /// EndOfEarlyData (05 00 00 00), early record 1.
+    pub const END_OF_EARLY_DATA_RECORD: &str = "17 03 03 00 15 ac a6 fc 94 48 41 29 8d
+        f9 95 93 72 5f 9b f9 75 44 29 b1 2f 09";
+    /// Client Finished, client handshake record 0.
+    pub const CLIENT_FINISHED_RECORD: &str = "17 03 03 00 35 00 f8 b4 67 d1 4c f2 2a 4b
+        3f 0b 6a e0 d8 e6 cc 8d 08 e0 db 35 15 ef 5c 2b df 19 22 ea fb b7 00 09
+        96 47 16 d8 34 fb 70 c3 d2 a5 6c 5b 1f 5f 6b db a6 c3 33 cf";
+    /// 50 bytes 00..31 each way, application record 0 of each side.
+    pub const CLIENT_AP_RECORD: &str = "17 03 03 00 43 b1 ce bc e2 42 aa 20 1b e9 ae 5e
+        1c b2 a9 aa 4b 33 d4 e8 66 af 1e db 06 89 19 23 77 41 aa 03 1d 7a 74 d4
+        91 c9 9b 9d 4e 23 2b 74 20 6b c6 fb aa 04 fe 78 be 44 a9 b4 f5 43 20 a1
+        7e b7 69 92 af ac 31 03";
+    pub const SERVER_AP_RECORD: &str = "17 03 03 00 43 27 5e 9f 20 ac ff 57 bc 00 06 57
+        d3 86 7d f0 39 cc cf 79 04 78 84 cf 75 77 17 46 f7 40 b5 a8 3f 46 2a 09
+        54 c3 58 13 93 a2 03 a2 5a 7d d1 41 41 ef 1a 37 90 0c db 62 ff 62 de e1
+        ba 39 ab 25 90 cb f1 94";
+    /// close_notify alerts, application record 1 of each side.
+    pub const CLIENT_ALERT_RECORD: &str = "17 03 03 00 13 0f ac ce 32 46 bd fc 63 69 83
+        8d 6a 82 ae 6d e5 d4 22 dc";
+    pub const SERVER_ALERT_RECORD: &str = "17 03 03 00 13 5b 18 af 44 4e 8e 1e ec 71 58
+        fb 62 d8 f2 57 7d 37 ba 5d";
+
+    /// The key log an NSS-format writer would have written for it.
+    pub fn key_log(with_early_secret: bool) -> String {
+        let random: String = CLIENT_RANDOM.split_whitespace().collect();
+        let line = |label: &str, secret: &str| {
+            format!(
+                "{label} {random} {}\n",
+                secret.split_whitespace().collect::<String>()
+            )
+        };
+        let mut log = String::new();
+        if with_early_secret {
+            log += &line("CLIENT_EARLY_TRAFFIC_SECRET", CLIENT_EARLY_SECRET);
+        }
+        log += &line("CLIENT_HANDSHAKE_TRAFFIC_SECRET", CLIENT_HS_SECRET);
+        log += &line("SERVER_HANDSHAKE_TRAFFIC_SECRET", SERVER_HS_SECRET);
+        log += &line("CLIENT_TRAFFIC_SECRET_0", CLIENT_AP_SECRET);
+        log += &line("SERVER_TRAFFIC_SECRET_0", SERVER_AP_SECRET);
+        log
+    }
+}
+
 pub mod rfc8448 {
     pub const HANDSHAKE_SECRET: &str = "1d c8 26 e9 36 06 aa 6f dc 0a ad c1 2f 74 1b 01
         04 6a a6 b9 9f 69 1e d2 21 a9 f0 ca 04 3f be ac";

@@ -22,7 +22,7 @@ mod tls12;
 mod tls13;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 pub use decrypt::Decryptor;
 pub use error::{DecryptError, RecordProblem};

@@ -173,6 +173,17 @@ mod tests {
     }
 
     #[test]
+    fn rfc8448_early_traffic_keys_of_the_0rtt_handshake() {
+        // RFC 8448 section 4: "derive write traffic keys for early
+        // application data" from client_early_traffic_secret.
+        use crate::keys::fixtures::rfc8448_0rtt as z;
+        let keys =
+            TrafficKeys::derive(suite(0x1301).unwrap(), &hex(z::CLIENT_EARLY_SECRET)).unwrap();
+        assert_eq!(keys.key(), hex(z::CLIENT_EARLY_KEY).as_slice());
+        assert_eq!(keys.iv().as_slice(), hex(z::CLIENT_EARLY_IV).as_slice());
+    }
+
+    #[test]
     fn rfc8448_expand_label_with_a_context() {
         // RFC 8448 section 3, {server} derive secret "tls13 c hs traffic":
         // PRK = handshake secret, hash = transcript hash of CH..SH.

@@ -30,6 +30,34 @@ pub struct Request {
     pub response_bytes: Option<u64>,
 }
 
+/// A connection's requests in brief.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RequestSpan {
+    /// The first request's start.
+    pub first_start: Option<Ts>,
+    /// The last response's end, the connection's end standing in for a
+    /// response not seen.
+    pub busy_end: Option<Ts>,
+    /// The last response seen.
+    pub last_response: Option<Ts>,
+    /// The first request's Host or `:authority`.
+    pub authority: Option<String>,
+}
+
+impl RequestSpan {
+    pub fn of(requests: &[Request], connection_end: Ts) -> Self {
+        RequestSpan {
+            first_start: requests.iter().map(|r| r.start).min(),
+            busy_end: requests
+                .iter()
+                .map(|r| r.end.unwrap_or(connection_end))
+                .max(),
+            last_response: requests.iter().filter_map(|r| r.end).max(),
+            authority: requests.iter().find_map(|r| r.authority.clone()),
+        }
+    }
+}
+
 /// A figure per side of a connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PerSide<T> {
@@ -188,8 +216,8 @@ impl Limits {
 /// One TCP connection and what it carried.
 #[derive(Clone, Debug, Serialize)]
 pub struct Connection {
-    /// The capture file it was seen in.
-    pub capture: String,
+    /// The capture file it was seen in (shared by its connections).
+    pub capture: std::sync::Arc<str>,
     #[serde(flatten)]
     pub tcp: Tcp,
     pub protocol: crate::app::Protocol,
@@ -198,12 +226,17 @@ pub struct Connection {
     /// The HTTP facts; null when the connection carries no HTTP that can
     /// be seen or estimated.
     pub http: Option<Http>,
-    /// Filled into the ledger's `requests[]` with this connection's index.
+    /// Moved into the ledger's `requests[]` with this connection's index.
     #[serde(skip)]
     pub requests: Vec<Request>,
-    /// Every TLS handshake on the connection (the summary describes the first).
+    /// What the findings and server names need of `requests`, set when
+    /// they move into the ledger.
     #[serde(skip)]
-    pub handshakes: Vec<crate::tls::Handshake>,
+    pub request_span: RequestSpan,
+    /// Every TLS handshake on the connection (the summary describes the
+    /// first), reduced to what the totals, findings and timeline use.
+    #[serde(skip)]
+    pub handshakes: Vec<HandshakeBrief>,
     /// Filled into the ledger's `anomalies[]` with this connection's index.
     #[serde(skip)]
     pub anomalies: Vec<Anomaly>,
@@ -231,6 +264,56 @@ pub struct Anomaly {
     pub bytes: Option<u64>,
 }
 
+/// One TLS handshake as the ledger keeps it: the parser's
+/// [`crate::tls::Handshake`] without its ClientHello, which is most of its
+/// size and which nothing after the connection's end reads except whether
+/// it offered to resume.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HandshakeBrief {
+    pub version: Option<u16>,
+    pub outcome: crate::tls::Outcome,
+    pub resumed: Option<bool>,
+    /// The ClientHello offered a session to resume.
+    pub resumption_offered: bool,
+    /// The ClientHello's legacy_version (RFC 8446 section 4.1.2).
+    pub client_legacy_version: Option<u16>,
+    pub client_hello_packet: Option<u64>,
+    pub client_hello_ts: Option<Ts>,
+    pub secs_to_complete: Option<f64>,
+    pub secs_to_close: Option<f64>,
+    pub completed_packet: Option<u64>,
+}
+
+impl From<&crate::tls::Handshake> for HandshakeBrief {
+    fn from(h: &crate::tls::Handshake) -> Self {
+        // TLS 1.3 resumes only with a PSK (RFC 8446 section 2.2); its
+        // legacy session id is a middlebox-compatibility value (D.4), and a
+        // client that also supports TLS 1.3 fills it with random bytes, so
+        // only a 1.2-only client's session id is an offer. TLS 1.2 resumes
+        // with a session id or a ticket (RFC 5077 section 3.4).
+        let tls13 = h.version == Some(0x0304);
+        let resumption_offered = h.client_hello.as_ref().is_some_and(|ch| {
+            let compat_id = ch.supported_versions.contains(&0x0304);
+            ch.psk
+                || (!tls13
+                    && ((!ch.session_id.is_empty() && !compat_id)
+                        || matches!(ch.session_ticket, crate::tls::TicketOffer::Ticket(_))))
+        });
+        HandshakeBrief {
+            version: h.version,
+            outcome: h.outcome,
+            resumed: h.resumed,
+            resumption_offered,
+            client_legacy_version: h.client_hello.as_ref().map(|ch| ch.legacy_version),
+            client_hello_packet: h.client_hello_packet,
+            client_hello_ts: h.client_hello_ts,
+            secs_to_complete: h.secs_to_complete,
+            secs_to_close: h.secs_to_close,
+            completed_packet: h.completed_packet,
+        }
+    }
+}
+
 /// TLS handshakes by how they ended and whether they resumed a session.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HandshakeTotals {
@@ -246,7 +329,7 @@ pub struct HandshakeTotals {
 }
 
 impl HandshakeTotals {
-    fn add(&mut self, h: &crate::tls::Handshake) {
+    fn add(&mut self, h: &HandshakeBrief) {
         use crate::tls::Outcome;
         self.total += 1;
         match h.outcome {
@@ -345,9 +428,15 @@ impl Ledger {
     pub fn new(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
         let mut captures = Vec::new();
         let mut connections = Vec::new();
+        let total: usize = parts.iter().map(|(_, c)| c.len()).sum();
         for (info, conns) in parts {
             captures.push(info);
-            connections.extend(conns);
+            if connections.is_empty() {
+                connections = conns;
+                connections.reserve_exact(total - connections.len());
+            } else {
+                connections.extend(conns);
+            }
         }
         let mut tls_handshakes = HandshakeTotals::default();
         let mut anomalies = Vec::new();
@@ -357,18 +446,18 @@ impl Ledger {
             .iter()
             .filter(|c| servers::carried_requests(c))
             .count();
-        for (i, c) in connections.iter().enumerate() {
+        for (i, c) in connections.iter_mut().enumerate() {
             c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
-            let mut mine: Vec<Request> = c
-                .requests
-                .iter()
-                .map(|r| Request {
-                    connection: i,
-                    ..r.clone()
-                })
-                .collect();
-            mine.sort_by_key(|r| (r.start, r.stream_id));
-            requests.extend(mine);
+            c.request_span = RequestSpan::of(&c.requests, c.tcp.end);
+            let start = requests.len();
+            requests.extend(
+                std::mem::take(&mut c.requests)
+                    .into_iter()
+                    .map(|r| Request { connection: i, ..r }),
+            );
+            if let Some(mine) = requests.get_mut(start..) {
+                mine.sort_by_key(|r| (r.start, r.stream_id));
+            }
             if let Some(h) = &c.http {
                 match (h.requests_basis, h.requests) {
                     (Basis::Observed, Some(n)) => observed += n,
@@ -376,10 +465,11 @@ impl Ledger {
                     _ => {}
                 }
             }
-            anomalies.extend(c.anomalies.iter().map(|a| Anomaly {
-                connection: i,
-                ..a.clone()
-            }));
+            anomalies.extend(
+                std::mem::take(&mut c.anomalies)
+                    .into_iter()
+                    .map(|a| Anomaly { connection: i, ..a }),
+            );
         }
         let totals = Totals {
             captures: captures.len(),

@@ -10,7 +10,7 @@ pub fn name_of(c: &Connection) -> (String, NameSource) {
     if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.clone()) {
         return (sni, NameSource::Sni);
     }
-    if let Some(host) = c.requests.iter().find_map(|r| r.authority.clone()) {
+    if let Some(host) = c.request_span.authority.clone() {
         return (host, NameSource::Host);
     }
     (c.tcp.server.to_string(), NameSource::Address)
@@ -131,8 +131,8 @@ pub fn aggregate(
 
 /// Every server of every capture, in the order their first connection began.
 pub fn servers(all: &[Connection]) -> Vec<Server> {
-    let mut order: Vec<(String, String, NameSource)> = Vec::new();
-    let mut groups: std::collections::HashMap<(String, String), Vec<usize>> =
+    let mut order: Vec<(std::sync::Arc<str>, String, NameSource)> = Vec::new();
+    let mut groups: std::collections::HashMap<(std::sync::Arc<str>, String), Vec<usize>> =
         std::collections::HashMap::new();
     for (i, c) in all.iter().enumerate() {
         let (name, source) = name_of(c);
@@ -149,7 +149,7 @@ pub fn servers(all: &[Connection]) -> Vec<Server> {
             let ids = groups
                 .remove(&(capture.clone(), name.clone()))
                 .unwrap_or_default();
-            aggregate(all, ids, capture, name, source)
+            aggregate(all, ids, capture.to_string(), name, source)
         })
         .collect()
 }

@@ -730,6 +730,7 @@ mod tests {
                 unreadable_requests: 0,
             }),
             requests: Vec::new(),
+            request_span: Default::default(),
             handshakes: Vec::new(),
             anomalies: Vec::new(),
         };

@@ -11,9 +11,10 @@
 
 use super::csv::write_atomically;
 use crate::Ts;
+use crate::ledger::HandshakeBrief;
 use crate::ledger::servers::{carried_requests, requests_of, unused};
 use crate::ledger::{Basis, Close, Connection, Finding, FindingKind, Ledger, Request, Server};
-use crate::tls::{Handshake, Outcome};
+use crate::tls::Outcome;
 use std::collections::BTreeMap;
 use std::fmt::{self, Display};
 use std::io::{self, BufWriter, Write};
@@ -275,7 +276,7 @@ fn summary(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
     )?;
     let mut per_capture: BTreeMap<&str, usize> = BTreeMap::new();
     for c in &l.connections {
-        *per_capture.entry(c.capture.as_str()).or_default() += 1;
+        *per_capture.entry(&*c.capture).or_default() += 1;
     }
     for c in &l.captures {
         let conns = per_capture.get(c.file.as_str()).copied().unwrap_or(0);
@@ -500,7 +501,7 @@ fn plus_secs(t: Ts, secs: f64) -> Ts {
 /// to completion, or to the close that abandoned or followed a failed one,
 /// or to the connection's last packet while incomplete. None when the
 /// ClientHello was not captured.
-fn handshake_span(c: &Connection, h: &Handshake) -> Option<HandshakeSpan> {
+fn handshake_span(c: &Connection, h: &HandshakeBrief) -> Option<HandshakeSpan> {
     let start = h.client_hello_ts?;
     let secs = match h.outcome {
         Outcome::Completed => h.secs_to_complete,
@@ -623,7 +624,7 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
         .captures
         .iter()
         .map(|c| c.file.as_str())
-        .chain(l.connections.iter().map(|c| c.capture.as_str()))
+        .chain(l.connections.iter().map(|c| &*c.capture))
     {
         if !files.contains(&f) {
             files.push(f);
@@ -1107,6 +1108,7 @@ mod tests {
             },
             handshakes: Vec::new(),
             anomalies: Vec::new(),
+            request_span: Default::default(),
         }
     }
 

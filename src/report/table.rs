@@ -59,7 +59,7 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
             .connections
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.capture == capture.file)
+            .filter(|(_, c)| *c.capture == *capture.file)
             .collect();
         let span = match (capture.first_ts, capture.last_ts) {
             (Some(a), Some(b)) => format!(", {:.3} s from {a}", b.secs_since(a)),

@@ -3,10 +3,12 @@
 //! handshake traffic secrets until each side's Finished, then application
 //! traffic secrets, KeyUpdate in section 4.6.3), TLS 1.2's ChangeCipherSpec
 //! boundaries (RFC 5246 section 7.1), the ALPN in EncryptedExtensions
-//! (RFC 8446 section 4.3.1), and session-id resumption. The ciphers and key
+//! (RFC 8446 section 4.3.1), session-id resumption, and TLS 1.3 0-RTT early
+//! data (RFC 8446 sections 2.3, 4.2.10, 4.5). The ciphers and key
 //! derivations are `crate::keys`; secrets come from a [`KeyStore`] shared by
 //! every connection of a capture. Decrypted application data is queued for
-//! the caller; nothing decrypted is ever delivered after a failure.
+//! the caller; nothing decrypted is ever delivered after a failure, and
+//! early data only once the server is known to have accepted it.
 
 use crate::keys::{DecryptError, Decryptor, KeyLog, KeyLogWarning, Label, Secret, Secrets};
 use crate::{At, Side};
@@ -183,6 +185,153 @@ fn alpn_of(ee: &[u8]) -> Option<String> {
     None
 }
 
+/// Whether an EncryptedExtensions body carries early_data (extension 42):
+/// the server accepted the client's 0-RTT data (RFC 8446 section 4.2.10).
+fn accepts_early_data(ee: &[u8]) -> bool {
+    let Some((len, rest)) = ee.split_first_chunk::<2>() else {
+        return false;
+    };
+    let Some(mut rest) = rest.get(..usize::from(u16::from_be_bytes(*len))) else {
+        return false;
+    };
+    while let Some((&[t0, t1, l0, l1], tail)) = rest.split_first_chunk::<4>() {
+        let Some((_, next)) = tail.split_at_checked(usize::from(u16::from_be_bytes([l0, l1])))
+        else {
+            return false;
+        };
+        if u16::from_be_bytes([t0, t1]) == EARLY_DATA_EXTENSION {
+            return true;
+        }
+        rest = next;
+    }
+    false
+}
+
+/// Extension type early_data (RFC 8446 section 4.2).
+const EARLY_DATA_EXTENSION: u16 = 42;
+/// Handshake type end_of_early_data (RFC 8446 section 4.5).
+const END_OF_EARLY_DATA: u8 = 5;
+
+/// How the client's 0-RTT records are read (RFC 8446 section 2.3: the
+/// client sends them after its ClientHello under the
+/// client_early_traffic_secret, up to an EndOfEarlyData message).
+///
+/// ```text
+///            ClientHello offers early_data
+///     no early secret │        │ early secret logged
+///          NoSecret ◄─┘        └─► Trying ──first record opens──► Reading
+///                                    │                              │
+///   no offered suite opens it ──► Failed    EndOfEarlyData, or the client's
+///                                           handshake keys open a record ──► Ended
+/// ```
+///
+/// Until a record opens, the suite of the resumed PSK is unknown: each TLS
+/// 1.3 suite the ClientHello offered whose hash fits the secret is tried,
+/// and the AEAD tag tells the right one; once the ServerHello accepted the
+/// PSK, only its suite is left to try.
+enum EarlyPhase {
+    /// No 0-RTT offered, or no key log for this handshake.
+    Off,
+    /// The key log has no CLIENT_EARLY_TRAFFIC_SECRET: early records are
+    /// skipped, as the server skips what it cannot decrypt.
+    NoSecret,
+    Trying {
+        secret: Secret,
+        suites: Vec<u16>,
+    },
+    Reading(Box<Decryptor>),
+    Ended,
+    /// Early records could not be read: why.
+    Failed(String),
+}
+
+/// 0-RTT data of one connection and what the server made of it.
+struct Early {
+    phase: EarlyPhase,
+    /// Some(true): EncryptedExtensions carried early_data, or the client
+    /// sent EndOfEarlyData (only done when it was accepted, RFC 8446
+    /// section 4.5). Some(false): it did not, or the ServerHello accepted
+    /// no PSK or asked for a new ClientHello (section 4.2.10), or the
+    /// client went on under its handshake keys without EndOfEarlyData.
+    accepted: Option<bool>,
+    /// Early application-data records decrypted, and skipped unread.
+    opened: u64,
+    skipped: u64,
+    /// Of those decrypted, the records the server rejected (never served).
+    rejected: u64,
+    /// Decrypted early application data held until the server's answer.
+    held: Vec<u8>,
+    held_chunks: Vec<(usize, At)>,
+    /// The early handshake stream, for EndOfEarlyData.
+    scan: Scan,
+}
+
+impl Early {
+    fn off() -> Early {
+        Early {
+            phase: EarlyPhase::Off,
+            accepted: None,
+            opened: 0,
+            skipped: 0,
+            rejected: 0,
+            held: Vec::new(),
+            held_chunks: Vec::new(),
+            scan: Scan::default(),
+        }
+    }
+
+    /// Whether early records may still arrive and be read or skipped here.
+    fn expecting(&self) -> bool {
+        match self.phase {
+            EarlyPhase::NoSecret | EarlyPhase::Trying { .. } | EarlyPhase::Reading(_) => true,
+            EarlyPhase::Off | EarlyPhase::Ended | EarlyPhase::Failed(_) => false,
+        }
+    }
+
+    /// What the report says of the early data, if anything: (whether
+    /// everything sent was decrypted, the note).
+    fn note(&self) -> Option<(bool, String)> {
+        let records = |n: u64| {
+            if n == 1 {
+                "1 record".to_string()
+            } else {
+                format!("{n} records")
+            }
+        };
+        match &self.phase {
+            EarlyPhase::NoSecret if self.skipped > 0 => Some((
+                false,
+                format!(
+                    "early data not decrypted: no CLIENT_EARLY_TRAFFIC_SECRET in the key log ({} skipped)",
+                    records(self.skipped)
+                ),
+            )),
+            EarlyPhase::Failed(why) => Some((false, format!("early data not decrypted: {why}"))),
+            EarlyPhase::Off
+            | EarlyPhase::NoSecret
+            | EarlyPhase::Trying { .. }
+            | EarlyPhase::Reading(_)
+            | EarlyPhase::Ended => match self.accepted {
+                Some(false) if self.rejected > 0 => Some((
+                    true,
+                    format!(
+                        "early data rejected by the server: {} not counted",
+                        records(self.rejected)
+                    ),
+                )),
+                None if !self.held_chunks.is_empty() => Some((
+                    true,
+                    format!(
+                        "early data not counted: whether the server accepted it was not seen ({})",
+                        records(self.held_chunks.len() as u64)
+                    ),
+                )),
+                Some(_) | None => None,
+            },
+        }
+    }
+}
+
 /// Per-side decryption state of one connection.
 pub struct Decrypt {
     store: Rc<KeyStore>,
@@ -197,15 +346,38 @@ pub struct Decrypt {
     /// Bytes were lost on this side since its last record.
     after_gap: [bool; 2],
     scan: [Scan; 2],
-    /// The client offered 0-RTT data, whose records use keys we skip.
+    /// The client offered 0-RTT data (RFC 8446 section 4.2.10).
     early_data: bool,
+    early: Early,
     pub alpn: Option<String>,
     /// Records opened.
     pub opened: u64,
     scratch: Vec<u8>,
     /// Decrypted application data waiting for the caller, in order.
     queued: Vec<u8>,
-    chunks: Vec<(Side, usize, At)>,
+    /// What `queued` holds, in order: bytes of a side, or bytes decrypted
+    /// but not kept because the queue was full.
+    chunks: Vec<(Side, Chunk, At)>,
+    /// Decrypted bytes not kept because the queue was full (each side).
+    pub overflowed: [u64; 2],
+}
+
+/// A piece of decrypted application data as the caller receives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// This many bytes of the queue.
+    Bytes(usize),
+    /// This many bytes decrypted but not kept: a gap for the parsers.
+    Lost(u64),
+}
+
+/// Decrypted application data handed to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plain<'a> {
+    Bytes(&'a [u8]),
+    /// Decrypted but dropped at [`MAX_QUEUED`]: the parsers see a gap of
+    /// this many bytes, exactly as for bytes lost on the wire.
+    Lost(u64),
 }
 
 impl std::fmt::Debug for Decrypt {
@@ -234,11 +406,13 @@ impl Decrypt {
             after_gap: [false, false],
             scan: Default::default(),
             early_data: false,
+            early: Early::off(),
             alpn: None,
             opened: 0,
             scratch: Vec::new(),
             queued: Vec::new(),
             chunks: Vec::new(),
+            overflowed: [0; 2],
         }
     }
 
@@ -248,7 +422,55 @@ impl Decrypt {
 
     /// Whether records must be handed over as ciphertext.
     pub fn active(&self) -> bool {
-        self.status == Status::Decrypting
+        self.status == Status::Decrypting || self.early.expecting()
+    }
+
+    /// What the report says besides the status: whether every record sent
+    /// was decrypted, and a note on the early data when there is one
+    /// (skipped for want of its secret, rejected by the server, ...).
+    pub fn early_note(&self) -> Option<(bool, String)> {
+        self.early.note()
+    }
+
+    /// A ClientHello: when it offers early data (RFC 8446 section 4.2.10),
+    /// prepare the early traffic keys from the key log, to read the 0-RTT
+    /// records that follow it. `suites`: the cipher suites it offered.
+    pub fn on_client_hello(&mut self, client_random: &[u8; 32], suites: &[u16], early_data: bool) {
+        self.early = Early::off();
+        if !early_data || self.store.is_empty() {
+            return;
+        }
+        let Some(secrets) = self.store.lookup(client_random) else {
+            return;
+        };
+        let Some(secret) = secrets.get(Label::ClientEarlyTrafficSecret).cloned() else {
+            self.early.phase = EarlyPhase::NoSecret;
+            return;
+        };
+        // RFC 8446 section 4.2.11: the PSK's hash is that of its suite.
+        let mut fitting: Vec<u16> = suites
+            .iter()
+            .copied()
+            .filter(|id| {
+                crate::keys::suite(*id)
+                    .is_some_and(|s| s.is_tls13() && s.hash.len() == secret.len())
+            })
+            .collect();
+        fitting.dedup();
+        self.early.phase = if fitting.is_empty() {
+            EarlyPhase::Failed("no offered cipher suite fits the early secret".to_string())
+        } else {
+            EarlyPhase::Trying {
+                secret,
+                suites: fitting,
+            }
+        };
+    }
+
+    /// A HelloRetryRequest: the server rejected any early data (RFC 8446
+    /// section 4.2.10).
+    pub fn on_hello_retry(&mut self) {
+        self.early_answer(false);
     }
 
     fn fail(&mut self, why: String) {
@@ -282,6 +504,7 @@ impl Decrypt {
         version: u16,
         encrypt_then_mac: bool,
         early_data: bool,
+        psk: bool,
         ticket: Option<u64>,
     ) {
         if self.store.is_empty() {
@@ -291,6 +514,14 @@ impl Decrypt {
         self.early_data = early_data;
         if super::names::is_tls13(version) {
             self.tls13 = true;
+            if !psk {
+                // RFC 8446 section 4.2.10: early data needs the first PSK
+                // offered to be accepted.
+                self.early_answer(false);
+            } else if let EarlyPhase::Trying { suites, .. } = &mut self.early.phase {
+                // Its suite is the one the ServerHello names (section 4.2.11).
+                suites.retain(|id| *id == suite);
+            }
             let Some(secrets) = secrets else {
                 self.status = Status::NoKey;
                 return;
@@ -386,60 +617,270 @@ impl Decrypt {
 
     /// A protected record from `side`; decrypted application data is queued.
     pub fn on_record(&mut self, side: Side, ctype: u8, version: u16, fragment: &[u8], at: At) {
-        if !self.active() || ctype == super::content::CHANGE_CIPHER_SPEC {
+        if ctype == super::content::CHANGE_CIPHER_SPEC {
             return;
         }
-        let i = idx(side);
-        let Some(dec) = self.dec.get_mut(i).and_then(Option::as_mut) else {
-            return;
-        };
         let Ok(len) = u16::try_from(fragment.len()) else {
             return;
         };
         let [v0, v1] = version.to_be_bytes();
         let [l0, l1] = len.to_be_bytes();
         let header = [ctype, v0, v1, l0, l1];
+        if side == Side::Client
+            && ctype == super::content::APPLICATION_DATA
+            && self.early.expecting()
+            && self.on_early_record(&header, fragment, at)
+        {
+            return;
+        }
+        if self.status != Status::Decrypting {
+            return;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        self.open_record(side, ctype, &header, fragment, &mut scratch, at);
+        self.scratch = scratch;
+    }
+
+    /// Opens a record with the side's current keys and hands the plaintext
+    /// on. Application data is decrypted where it is queued for the caller
+    /// (one copy of the record, no other); after a gap, or with the queue
+    /// full, and for the rare other records, `scratch` is used.
+    fn open_record(
+        &mut self,
+        side: Side,
+        ctype: u8,
+        header: &[u8; 5],
+        fragment: &[u8],
+        scratch: &mut Vec<u8>,
+        at: At,
+    ) {
+        let i = idx(side);
+        let Some(dec) = self.dec.get_mut(i).and_then(Option::as_mut) else {
+            return;
+        };
         let seq = dec.sequence();
         let after_gap = self.after_gap.get(i).copied().unwrap_or(false);
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let opened = if after_gap {
-            dec.open_after_gap(&header, fragment, &mut scratch, MAX_LOST_RECORDS)
+        let start = self.queued.len();
+        let in_queue = !after_gap && start + fragment.len() <= MAX_QUEUED;
+        let opened = if in_queue {
+            dec.open_appended(header, fragment, &mut self.queued)
+                .map(|(t, _)| (t, None))
+        } else if after_gap {
+            dec.open_after_gap(header, fragment, scratch, MAX_LOST_RECORDS)
+                .map(|(t, p)| (t, Some(p)))
         } else {
-            dec.open(&header, fragment, &mut scratch)
+            dec.open(header, fragment, scratch)
+                .map(|(t, p)| (t, Some(p)))
         };
         let (inner, plain) = match opened {
-            Ok((inner, plain)) => (inner, plain.to_vec()),
+            Ok(opened) => opened,
             Err(DecryptError::AuthenticationFailed { .. })
                 if self.tls13
                     && side == Side::Client
                     && self.early_data
                     && self.handshake_phase.get(i).copied().unwrap_or(false) =>
             {
-                // 0-RTT records (RFC 8446 section 2.3) use the early
-                // secret: step over them with the handshake keys intact.
+                // 0-RTT records (RFC 8446 section 2.3) that the early keys
+                // did not open: step over them with the handshake keys
+                // intact, as a server does (section 4.2.10).
                 dec.set_sequence(seq);
-                self.scratch = scratch;
+                self.early.skipped += 1;
                 return;
             }
-            Err(e) => {
-                self.scratch = scratch;
-                return self.fail_with(&e);
-            }
+            Err(e) => return self.fail_with(&e),
         };
-        self.scratch = scratch;
         if let Some(g) = self.after_gap.get_mut(i) {
             *g = false;
         }
         self.opened += 1;
         // TLS 1.2 has no inner type: the outer one stands.
         let inner = if self.tls13 { inner } else { ctype };
-        match inner {
-            super::content::APPLICATION_DATA if self.queued.len() + plain.len() <= MAX_QUEUED => {
-                self.queued.extend_from_slice(&plain);
-                self.chunks.push((side, plain.len(), at));
+        let queued = plain.is_none() && inner == super::content::APPLICATION_DATA;
+        let plain: &[u8] = match plain {
+            Some(plain) => plain,
+            None if queued => {
+                self.chunks.push((
+                    side,
+                    Chunk::Bytes(self.queued.len().saturating_sub(start)),
+                    at,
+                ));
+                &[]
             }
-            super::content::HANDSHAKE if self.tls13 => self.on_handshake(side, &plain),
+            None => {
+                // Not application data: out of the queue again.
+                scratch.clear();
+                scratch.extend_from_slice(self.queued.get(start..).unwrap_or_default());
+                self.queued.truncate(start);
+                scratch
+            }
+        };
+        if self.tls13 && side == Side::Client && self.early_data {
+            // The client's handshake keys took over: no early record
+            // follows (RFC 8446 section 4.5). Without EndOfEarlyData
+            // before them, the server did not accept any.
+            self.early_data = false;
+            if matches!(
+                self.early.phase,
+                EarlyPhase::Trying { .. } | EarlyPhase::Reading(_)
+            ) {
+                self.early.phase = EarlyPhase::Ended;
+            }
+            self.early_answer(false);
+        }
+        match inner {
+            super::content::APPLICATION_DATA if !queued => self.queue(side, plain, at),
+            super::content::HANDSHAKE if self.tls13 => self.on_handshake(side, plain),
             _ => {}
+        }
+    }
+
+    /// Queues decrypted application data for the caller.
+    fn queue(&mut self, side: Side, plain: &[u8], at: At) {
+        if self.queued.len() + plain.len() <= MAX_QUEUED {
+            self.queued.extend_from_slice(plain);
+            self.chunks.push((side, Chunk::Bytes(plain.len()), at));
+        } else if !plain.is_empty() {
+            let lost = plain.len() as u64;
+            if let Some(n) = self.overflowed.get_mut(idx(side)) {
+                *n += lost;
+            }
+            match self.chunks.last_mut() {
+                Some((s, Chunk::Lost(n), _)) if *s == side => *n += lost,
+                _ => self.chunks.push((side, Chunk::Lost(lost), at)),
+            }
+        }
+    }
+
+    /// A client application-data record while early data may arrive: opens
+    /// it with the early traffic keys (RFC 8446 section 7.3, from
+    /// client_early_traffic_secret). Returns whether the record was taken
+    /// as early data (read, or skipped unread); otherwise it is the
+    /// client's handshake keys' to try, once the ServerHello is known.
+    fn on_early_record(&mut self, header: &[u8; 5], fragment: &[u8], at: At) -> bool {
+        let handshake_keys =
+            self.status == Status::Decrypting && self.dec.first().is_some_and(Option::is_some);
+        if let EarlyPhase::Trying { secret, suites } = &self.early.phase {
+            let mut scratch = std::mem::take(&mut self.scratch);
+            // The AEAD tag tells which suite the resumed PSK uses.
+            let found = suites.iter().find_map(|id| {
+                let mut d = Decryptor::tls13(*id, secret.as_bytes()).ok()?;
+                d.open(header, fragment, &mut scratch).ok()?;
+                d.set_sequence(0);
+                Some(d)
+            });
+            self.scratch = scratch;
+            match found {
+                Some(d) => self.early.phase = EarlyPhase::Reading(Box::new(d)),
+                None if handshake_keys => return false,
+                None => {
+                    self.early.phase = EarlyPhase::Failed(
+                        "authentication failed at early record 0 with every suite offered"
+                            .to_string(),
+                    );
+                    self.early.skipped += 1;
+                    return true;
+                }
+            }
+        }
+        match &mut self.early.phase {
+            EarlyPhase::Reading(dec) => {
+                let seq = dec.sequence();
+                let mut scratch = std::mem::take(&mut self.scratch);
+                let taken = match dec.open(header, fragment, &mut scratch) {
+                    Ok((inner, plain)) => {
+                        self.on_early_plain(inner, plain, at);
+                        true
+                    }
+                    Err(_) if handshake_keys => {
+                        dec.set_sequence(seq);
+                        false
+                    }
+                    Err(e) => {
+                        let why = match e {
+                            DecryptError::AuthenticationFailed { record } => {
+                                format!("authentication failed at early record {record}")
+                            }
+                            other => other.to_string(),
+                        };
+                        self.early.phase = EarlyPhase::Failed(why);
+                        self.early.skipped += 1;
+                        true
+                    }
+                };
+                self.scratch = scratch;
+                taken
+            }
+            EarlyPhase::NoSecret | EarlyPhase::Failed(_) if !handshake_keys => {
+                self.early.skipped += 1;
+                true
+            }
+            EarlyPhase::Off
+            | EarlyPhase::NoSecret
+            | EarlyPhase::Failed(_)
+            | EarlyPhase::Trying { .. }
+            | EarlyPhase::Ended => false,
+        }
+    }
+
+    /// Decrypted early data: application data is held until the server's
+    /// answer, queued at once if it accepted, counted and dropped if it
+    /// rejected; EndOfEarlyData ends the early phase.
+    fn on_early_plain(&mut self, inner: u8, plain: &[u8], at: At) {
+        match inner {
+            super::content::APPLICATION_DATA => {
+                self.early.opened += 1;
+                match self.early.accepted {
+                    Some(true) => self.queue(Side::Client, plain, at),
+                    Some(false) => self.early.rejected += 1,
+                    None if self.early.held.len() + plain.len() <= MAX_QUEUED => {
+                        self.early.held.extend_from_slice(plain);
+                        self.early.held_chunks.push((plain.len(), at));
+                    }
+                    None => {
+                        self.early.held = Vec::new();
+                        self.early.held_chunks = Vec::new();
+                        self.early.phase = EarlyPhase::Failed(format!(
+                            "more than {MAX_QUEUED} bytes before the server's answer"
+                        ));
+                    }
+                }
+            }
+            super::content::HANDSHAKE => {
+                let mut end = false;
+                self.early
+                    .scan
+                    .feed(plain, &mut |t, _| end |= t == END_OF_EARLY_DATA);
+                if end {
+                    // RFC 8446 section 4.5: sent only when the server
+                    // accepted the early data.
+                    self.early.phase = EarlyPhase::Ended;
+                    self.early_answer(true);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The server's answer to the early data; the first one stands.
+    /// Accepted, what was held is queued; rejected, it is dropped, and its
+    /// records counted.
+    fn early_answer(&mut self, accepted: bool) {
+        if self.early.accepted.is_some() {
+            return;
+        }
+        self.early.accepted = Some(accepted);
+        let held = std::mem::take(&mut self.early.held);
+        let chunks = std::mem::take(&mut self.early.held_chunks);
+        if !accepted {
+            self.early.rejected += chunks.len() as u64;
+            return;
+        }
+        let mut from = 0;
+        for (len, at) in chunks {
+            if let Some(bytes) = held.get(from..from + len) {
+                self.queue(Side::Client, bytes, at);
+            }
+            from += len;
         }
     }
 
@@ -451,9 +892,13 @@ impl Decrypt {
         let mut finished = false;
         let mut key_update = false;
         let mut alpn = None;
+        let mut early_accepted = None;
         if let Some(scan) = self.scan.get_mut(i) {
             scan.feed(plain, &mut |t, body| match t {
-                8 => alpn = alpn_of(body),
+                8 => {
+                    alpn = alpn_of(body);
+                    early_accepted = Some(accepts_early_data(body));
+                }
                 20 => finished = true,
                 24 => key_update = true,
                 _ => {}
@@ -461,6 +906,12 @@ impl Decrypt {
         }
         if alpn.is_some() {
             self.alpn = alpn;
+        }
+        if let Some(accepted) = early_accepted
+            && side == Side::Server
+            && self.early_data
+        {
+            self.early_answer(accepted);
         }
         if finished && self.handshake_phase.get(i).copied().unwrap_or(false) {
             if let Some(p) = self.handshake_phase.get_mut(i) {
@@ -503,13 +954,18 @@ impl Decrypt {
     }
 
     /// Hands queued application data to `sink`, in order.
-    pub fn drain(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
+    pub fn drain(&mut self, sink: &mut dyn FnMut(Side, Plain<'_>, At)) {
         let mut from = 0;
-        for (side, len, at) in self.chunks.drain(..) {
-            if let Some(bytes) = self.queued.get(from..from + len) {
-                sink(side, bytes, at);
+        for (side, chunk, at) in self.chunks.drain(..) {
+            match chunk {
+                Chunk::Bytes(len) => {
+                    if let Some(bytes) = self.queued.get(from..from + len) {
+                        sink(side, Plain::Bytes(bytes), at);
+                    }
+                    from += len;
+                }
+                Chunk::Lost(len) => sink(side, Plain::Lost(len), at),
             }
-            from += len;
         }
         self.queued.clear();
     }
@@ -529,6 +985,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn data_over_the_queue_cap_becomes_a_gap_of_its_exact_size() {
+        let mut d = Decrypt::new(Rc::new(KeyStore::new(Arc::new(KeyLog::new()))));
+        let at = At {
+            packet: 7,
+            ts: crate::Ts(0),
+        };
+        let record = vec![b'x'; 16 * 1024];
+        // 64 records fill the 1 MiB queue; 3 more overflow it, and a
+        // server record after them overflows too.
+        for _ in 0..MAX_QUEUED / record.len() + 3 {
+            d.queue(Side::Client, &record, at);
+        }
+        d.queue(Side::Server, &record[..100], at);
+        assert_eq!(d.overflowed, [3 * 16 * 1024, 100]);
+        let mut got: Vec<(Side, Result<usize, u64>)> = Vec::new();
+        d.drain(&mut |side, plain, _| {
+            got.push((
+                side,
+                match plain {
+                    Plain::Bytes(b) => Ok(b.len()),
+                    Plain::Lost(n) => Err(n),
+                },
+            ))
+        });
+        let delivered: usize = got.iter().filter_map(|(_, r)| r.ok()).sum();
+        assert_eq!(delivered, MAX_QUEUED);
+        assert_eq!(
+            got.get(64..),
+            Some(&[(Side::Client, Err(3 * 16 * 1024)), (Side::Server, Err(100))][..])
+        );
+        // Drained: the queue takes data again.
+        d.queue(Side::Client, &record, at);
+        assert!(d.has_queued());
+    }
+
+    #[test]
     fn alpn_from_encrypted_extensions() {
         // RFC 8446 section 3 (RFC 8448): EncryptedExtensions without ALPN;
         // then one with supported_groups and ALPN "h2".
@@ -541,6 +1033,64 @@ mod tests {
         ];
         assert_eq!(alpn_of(&ee).as_deref(), Some("h2"));
         assert_eq!(alpn_of(&ee[..10]), None);
+    }
+
+    #[test]
+    fn early_data_in_encrypted_extensions() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        // RFC 8448 4: the server accepts (extension 42, empty); RFC 8448 3's
+        // EncryptedExtensions has none; a truncated list is no acceptance.
+        let ee = hex(z::ENCRYPTED_EXTENSIONS);
+        assert!(accepts_early_data(&ee[4..]));
+        assert!(!accepts_early_data(&ee[4..ee.len() - 4]));
+        assert!(!accepts_early_data(&[0x00, 0x00]));
+        assert!(!accepts_early_data(&[0x00, 0x08, 0x00, 0x2a, 0x00]));
+    }
+
+    /// Before the ServerHello the suite of the resumed PSK is unknown: each
+    /// offered TLS 1.3 suite whose hash fits the 32-byte secret is tried
+    /// (here ChaCha20 first, AES-256-GCM not at all), the tag picks
+    /// AES-128-GCM; a ServerHello accepting the PSK leaves only its suite.
+    #[test]
+    fn the_early_suite_is_found_by_trial() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let (log, _) = KeyLog::parse(z::key_log(true).as_bytes());
+        let store = Rc::new(KeyStore::new(Arc::new(log)));
+        let random: [u8; 32] = hex(z::CLIENT_RANDOM).try_into().unwrap();
+        let record = hex(z::EARLY_DATA_RECORD);
+        let at = At {
+            packet: 1,
+            ts: crate::Ts(0),
+        };
+
+        let mut d = Decrypt::new(Rc::clone(&store));
+        d.on_client_hello(&random, &[0x1303, 0x1302, 0x1301], true);
+        assert!(
+            matches!(&d.early.phase, EarlyPhase::Trying { suites, .. } if suites == &[0x1303, 0x1301])
+        );
+        assert!(d.active());
+        d.on_record(Side::Client, 23, 0x0303, &record[5..], at);
+        assert!(
+            matches!(&d.early.phase, EarlyPhase::Reading(dec) if dec.suite().id == 0x1301 && dec.sequence() == 1)
+        );
+        assert_eq!((d.early.opened, d.early.held_chunks.len()), (1, 1));
+
+        // The ServerHello names ChaCha20: AES-128-GCM is no longer tried.
+        let mut d = Decrypt::new(store);
+        d.on_client_hello(&random, &[0x1301, 0x1303], true);
+        d.on_server_hello(
+            &random,
+            &[0; 32],
+            &[],
+            &[],
+            0x1303,
+            0x0304,
+            false,
+            true,
+            true,
+            None,
+        );
+        assert!(matches!(&d.early.phase, EarlyPhase::Trying { suites, .. } if suites == &[0x1303]));
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub enum AnomalyKind {
     Sslv2Server,
     /// More than [`MAX_HANDSHAKES`] handshakes on one connection.
     TooManyHandshakes,
+    /// Decrypted application data beyond the decryption queue's cap
+    /// (1 MiB between two deliveries): dropped, and a gap of that many
+    /// bytes for the HTTP parsers.
+    DecryptedOverflow,
 }
 
 impl TlsAnomaly {

@@ -26,6 +26,23 @@ use serde::{Serialize, Serializer};
 /// 16-byte tag: 2 bytes of alert, 1 of inner content type (RFC 8446 5.2).
 const TLS13_ALERT_RECORD: usize = 2 + 1 + 16;
 
+/// Appends without a plain `push`'s first allocation of four: nearly every
+/// connection has one handshake, and a live connection's spare room for
+/// three more would be most of its memory.
+fn push_handshake(v: &mut Vec<Handshake>, h: Handshake) {
+    if v.len() < 4 {
+        v.reserve_exact(1);
+    }
+    v.push(h);
+}
+
+/// The length of a TLS 1.3 record holding EndOfEarlyData alone (RFC 8446
+/// 4.5: a 4-byte message), its inner content type and the AEAD tag: 8
+/// bytes for TLS_AES_128_CCM_8_SHA256, 16 for every other suite (B.4).
+fn end_of_early_data_len(suite: Option<u16>) -> usize {
+    4 + 1 + if suite == Some(0x1305) { 8 } else { 16 }
+}
+
 /// How many application-data records are listed in [`TlsSummary::first_records`].
 pub const FIRST_RECORDS: usize = 16;
 
@@ -385,6 +402,12 @@ struct Core {
     hs: Pair<HsReader>,
     app: Pair<SideCounts>,
     early_data_records: u64,
+    /// The 0-RTT records opened a client flight whose fate is not known
+    /// yet: the server may reject them (RFC 8446 section 4.2.10).
+    early_burst: bool,
+    /// The client sent EndOfEarlyData: its next record is its Finished
+    /// (RFC 8446 section 4.5), not application data.
+    client_finished_next: bool,
     first_records: Vec<AppRecord>,
     client_bursts: u64,
     last_app_side: Option<Side>,
@@ -540,7 +563,12 @@ impl Core {
             self.dropped_hellos += 1;
             return;
         }
-        self.handshakes.push(Handshake::new(ch.ok(), Some(at)));
+        if let (Some(d), Ok(ch)) = (&mut self.decrypt, &ch) {
+            // 0-RTT records follow this hello (RFC 8446 section 2.3).
+            d.on_client_hello(&ch.random, &ch.cipher_suites, ch.early_data);
+            self.deliver_ciphertext = d.active();
+        }
+        push_handshake(&mut self.handshakes, Handshake::new(ch.ok(), Some(at)));
     }
 
     fn on_server_hello(&mut self, sh: Result<ServerHello, HelloError>, at: At) {
@@ -551,6 +579,14 @@ impl Core {
                 None
             }
         };
+        // RFC 8446 4.2.10: a HelloRetryRequest, or a TLS 1.3 ServerHello
+        // without the PSK, rejects the early data.
+        if sh
+            .as_ref()
+            .is_some_and(|sh| sh.hrr || (is_tls13(sh.version) && !sh.psk))
+        {
+            self.retract_early_burst();
+        }
         let fresh = match self.handshakes.last() {
             None => true,
             // A second real ServerHello with no ClientHello between them:
@@ -561,7 +597,7 @@ impl Core {
             if self.handshakes.len() >= MAX_HANDSHAKES {
                 return;
             }
-            self.handshakes.push(Handshake::new(None, None));
+            push_handshake(&mut self.handshakes, Handshake::new(None, None));
         }
         let Some(h) = self.handshakes.last_mut() else {
             return;
@@ -573,7 +609,11 @@ impl Core {
         };
         h.version = Some(sh.version);
         if sh.hrr {
-            // RFC 8446 4.1.4: a second ClientHello follows.
+            // RFC 8446 4.1.4: a second ClientHello follows; 4.2.10: any
+            // early data is rejected.
+            if let Some(d) = &mut self.decrypt {
+                d.on_hello_retry();
+            }
             h.hrr = true;
             h.progress.awaiting_second_hello = true;
             h.server_hello = Some(sh);
@@ -613,6 +653,7 @@ impl Core {
                 sh.version,
                 sh.encrypt_then_mac,
                 ch.early_data,
+                sh.psk,
                 ch.ticket_id,
             );
             self.deliver_ciphertext = d.active();
@@ -739,6 +780,9 @@ impl Core {
                     return self.on_app_data(side, len, at);
                 };
                 if h.completed() {
+                    if side == Side::Client && std::mem::take(&mut self.client_finished_next) {
+                        return;
+                    }
                     return self.on_app_data(side, len, at);
                 }
                 if h.tls13() && h.progress.server_hello_seen {
@@ -746,7 +790,19 @@ impl Core {
                         // EncryptedExtensions .. Finished.
                         Side::Server => {}
                         // The client's second flight (RFC 8446 2).
-                        Side::Client => h.complete(at),
+                        Side::Client => {
+                            let suite = h.cipher_suite();
+                            h.complete(at);
+                            // RFC 8446 4.5: it opens with EndOfEarlyData
+                            // exactly when the server accepted 0-RTT data.
+                            let offered = h.client_hello.as_ref().is_some_and(|c| c.early_data);
+                            let end_of_early_data = offered && len == end_of_early_data_len(suite);
+                            self.client_finished_next = end_of_early_data;
+                            if self.early_burst && !end_of_early_data {
+                                self.retract_early_burst();
+                            }
+                            self.early_burst = false;
+                        }
                     }
                     return;
                 }
@@ -756,7 +812,10 @@ impl Core {
                 {
                     // RFC 8446 2.3: 0-RTT data right after the ClientHello.
                     self.early_data_records += 1;
-                    return self.on_app_data(side, len, at);
+                    let before = self.client_bursts;
+                    self.on_app_data(side, len, at);
+                    self.early_burst |= self.client_bursts > before;
+                    return;
                 }
                 // TLS 1.2: the server sends application data only after the
                 // handshake completed on its side.
@@ -766,6 +825,15 @@ impl Core {
                 self.on_app_data(side, len, at);
             }
             _ => {}
+        }
+    }
+
+    /// The 0-RTT flight was rejected: it carried no request that was
+    /// served, and the client's next data opens a flight of its own.
+    fn retract_early_burst(&mut self) {
+        if std::mem::take(&mut self.early_burst) {
+            self.client_bursts = self.client_bursts.saturating_sub(1);
+            self.last_app_side = None;
         }
     }
 
@@ -848,9 +916,19 @@ impl TlsSession {
     }
 
     /// Hands decrypted application data, in order, to `sink`.
-    pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, &[u8], At)) {
+    pub fn take_plaintext(&mut self, sink: &mut dyn FnMut(Side, super::decrypt::Plain<'_>, At)) {
+        let mut lost = Vec::new();
         if let Some(d) = &mut self.core.decrypt {
-            d.drain(sink);
+            d.drain(&mut |side, plain, at| {
+                if let super::decrypt::Plain::Lost(n) = plain {
+                    lost.push((side, n, at));
+                }
+                sink(side, plain, at);
+            });
+        }
+        for (side, n, at) in lost {
+            self.core
+                .on_anomaly(AnomalyKind::DecryptedOverflow, side, at, Some(n));
         }
     }
 
@@ -934,11 +1012,17 @@ impl TlsSession {
             (_, Some(sh)) => (sh.alpn.clone(), Some(AlpnSource::ServerHello)),
             _ => (None, None),
         };
-        let (decrypted, decrypt_error) = match c.decrypt.as_ref().map(|d| d.status()) {
-            None | Some(super::decrypt::Status::Idle) => (false, None),
-            Some(super::decrypt::Status::NoKey) => (false, Some("no key".to_string())),
-            Some(super::decrypt::Status::Decrypting) => (true, None),
-            Some(super::decrypt::Status::Failed(why)) => (false, Some(why.clone())),
+        // Early data adds its note to a decrypting connection: skipped for
+        // want of its secret (not everything was decrypted), rejected by
+        // the server (decrypted, not counted), ...
+        let early = c.decrypt.as_ref().and_then(|d| d.early_note());
+        let (decrypted, decrypt_error) = match (c.decrypt.as_ref().map(|d| d.status()), early) {
+            (None, _) | (Some(super::decrypt::Status::Idle), None) => (false, None),
+            (Some(super::decrypt::Status::Idle), Some((_, note))) => (false, Some(note)),
+            (Some(super::decrypt::Status::NoKey), _) => (false, Some("no key".to_string())),
+            (Some(super::decrypt::Status::Decrypting), None) => (true, None),
+            (Some(super::decrypt::Status::Decrypting), Some((all, note))) => (all, Some(note)),
+            (Some(super::decrypt::Status::Failed(why)), _) => (false, Some(why.clone())),
         };
         TlsSummary {
             version: first
@@ -1027,6 +1111,26 @@ mod tests {
                 s: TlsSession::new(),
                 packet: 0,
             }
+        }
+        /// A session decrypting with the secrets of `key_log`.
+        fn with_keys(key_log: &str) -> Self {
+            let (log, warnings) = crate::keys::KeyLog::parse(key_log.as_bytes());
+            assert!(warnings.is_empty(), "{warnings:?}");
+            let store = super::super::decrypt::KeyStore::new(std::sync::Arc::new(log));
+            Run {
+                s: TlsSession::with_keys(std::rc::Rc::new(store)),
+                packet: 0,
+            }
+        }
+        /// The decrypted application data so far: (side, bytes, packet).
+        fn plaintext(&mut self) -> Vec<(Side, Vec<u8>, u64)> {
+            let mut out = Vec::new();
+            self.s.take_plaintext(&mut |side, plain, at| {
+                if let crate::tls::decrypt::Plain::Bytes(bytes) = plain {
+                    out.push((side, bytes.to_vec(), at.packet));
+                }
+            });
+            out
         }
         fn send(&mut self, side: Side, bytes: &[u8]) -> &mut Self {
             self.packet += 1;
@@ -1210,11 +1314,9 @@ mod tests {
         assert_eq!(s.version.as_deref(), Some("TLS 1.3"));
     }
 
-    /// RFC 8448 4 "Resumed 0-RTT Handshake": the ClientHello offers a PSK
-    /// and early data, 0-RTT application data follows it, the ServerHello
-    /// selects the PSK.
-    #[test]
-    fn tls13_psk_resumption_and_early_data_rfc8448() {
+    /// RFC 8448 4 "Resumed 0-RTT Handshake": the ClientHello body, which
+    /// offers a PSK and early data.
+    fn rfc8448_0rtt_ch() -> Vec<u8> {
         let mut ch = unhex(
             "01 00 01 fc 03 03 1b c3 ce b6 bb e3 9c ff 93 83 55 b5 a5 0a db 6d b2 1b
              7a 6a f6 49 d7 b4 bc 41 9d 78 76 48 7d 95 00 00 06 13 01 13 03 13 02 01
@@ -1240,12 +1342,25 @@ mod tests {
              4d 57 bb 6f a3 1b 9e 5f 9d",
         ));
         assert_eq!(ch.len(), 512);
-        let sh = unhex(
+        ch
+    }
+
+    /// RFC 8448 4: the ServerHello body, which selects the PSK.
+    fn rfc8448_0rtt_sh() -> Vec<u8> {
+        unhex(
             "02 00 00 5c 03 03 3c cf d2 de c8 90 22 27 63 47 2a e8 13 67 77 c9 d7 35
              87 77 bb 66 e9 1e a5 12 24 95 f5 59 ea 2d 00 13 01 00 00 34 00 29 00 02
              00 00 00 33 00 24 00 1d 00 20 12 17 61 ee 42 c3 33 e1 b9 e7 7b 60 dd 57
              c2 05 3c d9 45 12 ab 47 f1 15 e8 6e ff 50 94 2c ea 31 00 2b 00 02 03 04",
-        );
+        )
+    }
+
+    /// RFC 8448 4 "Resumed 0-RTT Handshake": the ClientHello offers a PSK
+    /// and early data, 0-RTT application data follows it, the ServerHello
+    /// selects the PSK.
+    #[test]
+    fn tls13_psk_resumption_and_early_data_rfc8448() {
+        let (ch, sh) = (rfc8448_0rtt_ch(), rfc8448_0rtt_sh());
         let mut r = Run::new();
         let mut first = rec(22, 0x0301, &ch);
         first.extend(cipher(0x17)); // 0-RTT data, "17 03 03 00 17" in the trace
@@ -1266,6 +1381,241 @@ mod tests {
         assert!(s.early_data);
         assert_eq!(s.early_data_records, 1);
         assert_eq!(s.resumed, Some(true));
+    }
+
+    /// The RFC 8448 4 trace with its records: ClientHello + 0-RTT data
+    /// (packet 1), ServerHello + `server_flight` (2), then `client` records,
+    /// one packet each, then the application data both ways and the
+    /// close_notify alerts.
+    fn rfc8448_0rtt_run(key_log: &str, server_flight: &[u8], client: &[Vec<u8>]) -> Run {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let mut r = Run::with_keys(key_log);
+        let mut first = rec(22, 0x0301, &rfc8448_0rtt_ch());
+        first.extend(hex(z::EARLY_DATA_RECORD));
+        r.send(C, &first);
+        let mut flight = rec(22, 0x0303, &rfc8448_0rtt_sh());
+        flight.extend_from_slice(server_flight);
+        r.send(S, &flight);
+        for record in client {
+            r.send(C, record);
+        }
+        r.send(C, &hex(z::CLIENT_AP_RECORD));
+        r.send(S, &hex(z::SERVER_AP_RECORD));
+        r.send(C, &hex(z::CLIENT_ALERT_RECORD));
+        r.send(S, &hex(z::SERVER_ALERT_RECORD));
+        r
+    }
+
+    /// A TLS 1.3 AES-128-GCM record sealed as its sender would (RFC 8446
+    /// 5.2-5.4), for handshakes the RFC 8448 trace does not show.
+    fn seal13(secret: &str, seq: u64, inner: u8, content: &[u8]) -> Vec<u8> {
+        use crate::keys::fixtures::hex;
+        use ring::aead;
+        let keys =
+            crate::keys::TrafficKeys::derive(crate::keys::suite(0x1301).unwrap(), &hex(secret))
+                .unwrap();
+        let mut body = content.to_vec();
+        body.push(inner);
+        let len = (body.len() + 16) as u16;
+        let header = [23, 3, 3, (len >> 8) as u8, len as u8];
+        let mut nonce = *keys.iv();
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let key =
+            aead::LessSafeKey::new(aead::UnboundKey::new(&aead::AES_128_GCM, keys.key()).unwrap());
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(header),
+            &mut body,
+        )
+        .unwrap();
+        let mut record = header.to_vec();
+        record.extend(body);
+        record
+    }
+
+    fn fifty() -> Vec<u8> {
+        (0u8..50).collect()
+    }
+
+    #[test]
+    fn accepted_early_data_is_decrypted_and_delivered_first_rfc8448() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let mut r = rfc8448_0rtt_run(
+            &z::key_log(true),
+            &hex(z::SERVER_FLIGHT_RECORD),
+            &[
+                hex(z::END_OF_EARLY_DATA_RECORD),
+                hex(z::CLIENT_FINISHED_RECORD),
+            ],
+        );
+        // The 0-RTT "ABCDEF" is released once EncryptedExtensions accepted
+        // it, with the time of its own packet; then 00..31 each way.
+        assert_eq!(
+            r.plaintext(),
+            vec![(C, b"ABCDEF".to_vec(), 1), (C, fifty(), 5), (S, fifty(), 6)]
+        );
+        let s = r.s.summary();
+        assert_eq!((s.decrypted, s.decrypt_error), (true, None));
+        assert_eq!(s.early_data_records, 1);
+        assert_eq!(s.alpn_source, Some(AlpnSource::Decrypted));
+        assert_eq!(r.hs().outcome, Outcome::Completed);
+    }
+
+    #[test]
+    fn early_data_without_its_secret_is_skipped_and_said() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let mut r = rfc8448_0rtt_run(
+            &z::key_log(false),
+            &hex(z::SERVER_FLIGHT_RECORD),
+            &[
+                hex(z::END_OF_EARLY_DATA_RECORD),
+                hex(z::CLIENT_FINISHED_RECORD),
+            ],
+        );
+        // The 0-RTT data and EndOfEarlyData are stepped over; the rest
+        // decrypts.
+        assert_eq!(r.plaintext(), vec![(C, fifty(), 5), (S, fifty(), 6)]);
+        let s = r.s.summary();
+        assert!(!s.decrypted);
+        assert_eq!(
+            s.decrypt_error.as_deref(),
+            Some(
+                "early data not decrypted: no CLIENT_EARLY_TRAFFIC_SECRET in the key log (2 records skipped)"
+            )
+        );
+    }
+
+    #[test]
+    fn rejected_early_data_is_decrypted_and_never_delivered() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        // The RFC 8448 4 server flight with early_data taken out of
+        // EncryptedExtensions (RFC 8446 4.2.10: the server rejects the
+        // 0-RTT data); the client, told so, sends no EndOfEarlyData but one
+        // more early record it had in flight, then its Finished.
+        let ee = hex(
+            "08 00 00 24 00 22 00 0a 00 14 00 12 00 1d 00 17 00 18 00 19 01 00 01 01
+             01 02 01 03 01 04 00 1c 00 02 40 01 00 00 00 00",
+        );
+        let flight = [ee, hex(z::SERVER_FINISHED)].concat();
+        let server = seal13(z::SERVER_HS_SECRET, 0, 22, &flight);
+        let late_early = seal13(z::CLIENT_EARLY_SECRET, 1, 23, b"GHIJ");
+        let mut r = rfc8448_0rtt_run(
+            &z::key_log(true),
+            &server,
+            &[late_early, hex(z::CLIENT_FINISHED_RECORD)],
+        );
+        assert_eq!(r.plaintext(), vec![(C, fifty(), 5), (S, fifty(), 6)]);
+        let s = r.s.summary();
+        assert!(s.decrypted);
+        assert_eq!(
+            s.decrypt_error.as_deref(),
+            Some("early data rejected by the server: 2 records not counted")
+        );
+    }
+
+    #[test]
+    fn early_data_whose_answer_is_not_seen_is_not_delivered() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let mut r = Run::with_keys(&z::key_log(true));
+        let mut first = rec(22, 0x0301, &rfc8448_0rtt_ch());
+        first.extend(hex(z::EARLY_DATA_RECORD));
+        r.send(C, &first);
+        r.send(S, &rec(22, 0x0303, &rfc8448_0rtt_sh()));
+        r.close(None);
+        assert_eq!(r.plaintext(), vec![]);
+        let s = r.s.summary();
+        assert_eq!(
+            s.decrypt_error.as_deref(),
+            Some("early data not counted: whether the server accepted it was not seen (1 record)")
+        );
+        // Without even a ServerHello the same is said.
+        let mut r = Run::with_keys(&z::key_log(true));
+        r.send(C, &first);
+        r.close(None);
+        assert_eq!(r.plaintext(), vec![]);
+        assert!(
+            r.s.summary()
+                .decrypt_error
+                .unwrap()
+                .starts_with("early data not counted")
+        );
+    }
+
+    #[test]
+    fn early_data_under_a_damaged_secret_fails_without_stopping_the_rest() {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        let log = z::key_log(true).replacen("CLIENT_EARLY_TRAFFIC_SECRET 1b", "X", 0);
+        let wrong = log.replace(
+            &z::CLIENT_EARLY_SECRET
+                .split_whitespace()
+                .collect::<String>(),
+            &"00".repeat(32),
+        );
+        let mut r = rfc8448_0rtt_run(
+            &wrong,
+            &hex(z::SERVER_FLIGHT_RECORD),
+            &[
+                hex(z::END_OF_EARLY_DATA_RECORD),
+                hex(z::CLIENT_FINISHED_RECORD),
+            ],
+        );
+        assert_eq!(r.plaintext(), vec![(C, fifty(), 5), (S, fifty(), 6)]);
+        let s = r.s.summary();
+        assert!(!s.decrypted);
+        assert_eq!(
+            s.decrypt_error.as_deref(),
+            Some(
+                "early data not decrypted: authentication failed at early record 0 with every suite offered"
+            )
+        );
+    }
+
+    /// Without keys the 0-RTT flight is counted as a client flight only if
+    /// the server can have accepted it: RFC 8446 4.2.10 (a ServerHello
+    /// without the PSK rejects it) and 4.5 (EndOfEarlyData, a 21-byte
+    /// record under AES-GCM, opens the client's second flight exactly when
+    /// it was accepted).
+    #[test]
+    fn rejected_early_flight_is_no_request_estimate() {
+        for (second_flight, psk, bursts) in [
+            (vec![0x15, 0x35], true, 1), // EndOfEarlyData, Finished: accepted
+            (vec![0x35], true, 0),       // Finished alone: rejected
+            (vec![0x35], false, 0),      // no PSK: rejected
+        ] {
+            let mut sh = rfc8448_0rtt_sh();
+            if !psk {
+                // Drop pre_shared_key (00 29 00 02 00 00) from the extensions.
+                let at = sh
+                    .windows(6)
+                    .position(|w| w == [0, 0x29, 0, 2, 0, 0])
+                    .unwrap();
+                sh.drain(at..at + 6);
+                sh[3] -= 6;
+                let ext_len = 4 + 2 + 32 + 1 + 2 + 1;
+                sh[ext_len + 1] -= 6;
+            }
+            let mut r = Run::new();
+            let mut first = rec(22, 0x0301, &rfc8448_0rtt_ch());
+            first.extend(cipher(0x17));
+            r.send(C, &first);
+            let mut flight = rec(22, 0x0303, &sh);
+            flight.extend(cipher(0x61));
+            r.send(S, &flight);
+            for len in &second_flight {
+                r.send(C, &cipher(*len));
+            }
+            assert_eq!(r.hs().resumed, Some(psk));
+            assert_eq!(
+                r.s.summary().client_bursts,
+                bursts,
+                "{second_flight:?} psk {psk}"
+            );
+            // A request after a rejected flight is a flight of its own.
+            r.send(C, &cipher(0x43));
+            assert_eq!(r.s.summary().client_bursts, bursts.max(1));
+        }
     }
 
     /// 443-curl.pcap (nDPI test corpus), TCP 192.168.1.13:55523 ->
@@ -1764,6 +2114,61 @@ mod tests {
             let c = cut.min(client.len());
             r.send(C, &client[..c]).send(S, &server).send(C, &client[c..]);
             r.close(None);
+            let _ = serde_json::to_string(&r.s.summary());
+        }
+    }
+
+    proptest::proptest! {
+        /// The RFC 8448 4 trace decrypted with its keys, bytes flipped and
+        /// the client's and server's streams cut at random points and
+        /// interleaved: no panic, and early data is never delivered unless
+        /// an authenticated answer accepted it: the server's
+        /// EncryptedExtensions or the client's EndOfEarlyData.
+        #[test]
+        fn mutated_0rtt_traces_never_panic(
+            flips in proptest::collection::vec((0usize..1200, 1u8..=255), 0..6),
+            cuts in proptest::collection::vec(1usize..300, 1..6),
+        ) {
+            use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+            let mut client = rec(22, 0x0301, &rfc8448_0rtt_ch());
+            client.extend(hex(z::EARLY_DATA_RECORD));
+            let eoed = client.len()..client.len() + hex(z::END_OF_EARLY_DATA_RECORD).len();
+            client.extend(hex(z::END_OF_EARLY_DATA_RECORD));
+            client.extend(hex(z::CLIENT_FINISHED_RECORD));
+            client.extend(hex(z::CLIENT_AP_RECORD));
+            let mut server = rec(22, 0x0303, &rfc8448_0rtt_sh());
+            let flight = server.len()..server.len() + hex(z::SERVER_FLIGHT_RECORD).len();
+            server.extend(hex(z::SERVER_FLIGHT_RECORD));
+            server.extend(hex(z::SERVER_AP_RECORD));
+            let (mut server_intact, mut eoed_intact) = (true, true);
+            for (i, b) in &flips {
+                let n = client.len() + server.len();
+                let i = i % n;
+                if i < client.len() {
+                    client[i] ^= b;
+                    eoed_intact &= !eoed.contains(&i);
+                } else {
+                    let j = i - client.len();
+                    server[j] ^= b;
+                    server_intact &= !flight.contains(&j);
+                }
+            }
+            let mut r = Run::with_keys(&z::key_log(true));
+            let (mut c, mut s) = (&client[..], &server[..]);
+            for cut in &cuts {
+                let (a, rest) = c.split_at((*cut).min(c.len()));
+                r.send(C, a);
+                c = rest;
+                let (a, rest) = s.split_at((*cut).min(s.len()));
+                r.send(S, a);
+                s = rest;
+            }
+            r.send(C, c).send(S, s);
+            r.close(Some((C, Close::Fin)));
+            let early = r.plaintext().into_iter().any(|(_, p, _)| p == b"ABCDEF");
+            if early {
+                proptest::prop_assert!(server_intact || eoed_intact);
+            }
             let _ = serde_json::to_string(&r.s.summary());
         }
     }
