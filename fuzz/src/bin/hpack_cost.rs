@@ -3,8 +3,8 @@
 //! `connreuse::http2::Http2`: 20 000 HEADERS frames each carrying RFC 7541's
 //! example C.4.1 (three indexed fields and one Huffman-coded value), and 20
 //! header blocks of 5000 fields whose name and value are one-symbol Huffman
-//! strings. docs/RELIABILITY.md has the figures before and after Huffman
-//! strings were decoded ahead of loona-hpack.
+//! strings. docs/RELIABILITY.md has the figures (Huffman strings are
+//! decoded by loona-hpack).
 
 use connreuse::http2::{Http2, PREFACE};
 use connreuse::{At, Side};
