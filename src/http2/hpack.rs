@@ -927,4 +927,77 @@ mod tests {
         }
         assert_eq!(rebuilds, 100 * per_block / (REBUILD_AT + per_block));
     }
+
+    mod property {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Valid blocks to start from: RFC 7541 C.3 to C.6, the Go and
+        /// nginx blocks above, and size updates (to 0, 256, 4096, 8192).
+        const POOL: &[&str] = &[
+            "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+            "8286 84be 5808 6e6f 2d63 6163 6865",
+            "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+            "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+            "8286 84be 5886 a8eb 1064 9cbf",
+            "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+            "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+            "4803 3330 37c1 c0bf",
+            "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+            "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+            "418e21eaaac2da82ae92a13702f34d3382458c60d5485f2bce9a68ff0d007f8750839bd9ab7a8dc475a74a6b589418b525812e0f",
+            "c182458c60d5485f2bce9a68ff0d00bf87c0bf",
+            "887689aa6355e580ae212e1f6196df3dbf4a09c5349fba82009c5001b8d3b704e298b46f5f87497ca589d34d1f5c033430306c97df3dbf4a09c5349fba82009c5001b8d3971a694c5a37ff00832a47378cfe5c8c0ebd2bcd2c17c1fcff008919085ad2b583aa62a3848fd24a8f",
+            "20",
+            "3fe101",
+            "3fe11f",
+            "3fe13f",
+        ];
+
+        /// A pool block, maybe changed: 0 kept, 1 one byte replaced, 2 cut,
+        /// 3 one byte appended.
+        fn block() -> impl Strategy<Value = Vec<u8>> {
+            (0..POOL.len(), 0u8..6, any::<usize>(), any::<u8>()).prop_map(|(i, how, at, byte)| {
+                let mut b = hex(POOL[i]);
+                let at = at % b.len();
+                match how {
+                    1 => b[at] = byte,
+                    2 => b.truncate(at),
+                    3 => b.push(byte),
+                    _ => {}
+                }
+                b
+            })
+        }
+
+        proptest! {
+            /// Rebuilding the table changes nothing a decoder answers, on
+            /// valid and damaged blocks alike.
+            #[test]
+            fn rebuilding_never_changes_an_answer(
+                allowed in prop::sample::select(vec![0u32, 256, 4096, 8192, 65_536]),
+                blocks in prop::collection::vec(block(), 1..16),
+            ) {
+                let mut kept = Decoder::default();
+                let mut rebuilt = Decoder::default().rebuilding_at(0);
+                let mut sometimes = Decoder::default().rebuilding_at(300);
+                for d in [&mut kept, &mut rebuilt, &mut sometimes] {
+                    d.allow_table_size(allowed);
+                }
+                let mut failed = false;
+                for b in &blocks {
+                    let want = kept.decode(b);
+                    prop_assert_eq!(&rebuilt.decode(b), &want);
+                    prop_assert_eq!(&sometimes.decode(b), &want);
+                    if failed {
+                        prop_assert_eq!(&want, &Err(Error::Unknown));
+                    }
+                    failed |= want.is_err();
+                }
+                let t = table(&mut kept);
+                prop_assert_eq!(&table(&mut rebuilt), &t);
+                prop_assert_eq!(&table(&mut sometimes), &t);
+            }
+        }
+    }
 }
