@@ -58,12 +58,13 @@ pub const FIELD_CAP: usize = 2048;
 pub const SHORT_FIELD_CAP: usize = 264;
 
 /// Heap that h2's decoder may allocate per header block byte, beyond the
-/// copy of the block itself: a Huffman string of n bytes reserves
-/// n * 8 / 5 + 1 bytes of output (RFC 7541 section 5.2: codes are at least
-/// 5 bits), a string takes at least 2 block bytes, and the output buffer's
-/// reallocations (a fresh one of at least 4096 bytes when table entries
-/// still share the old one) at most double what the strings reserve:
-/// 2 * (1.6 + 0.5) = 4.2 bytes per block byte. Counted at 10 for margin.
+/// copy of the block itself (counted apart): a Huffman string of n octets,
+/// n + 1 block bytes with its length, reserves n * 8 / 5 + 1 bytes of
+/// output (RFC 7541 section 5.2: codes are at least 5 bits), at most 1.6
+/// per block byte; the output buffer's reallocations (a fresh one of at
+/// least 4096 bytes when table entries still share the old one, or twice
+/// the old one) at most double that, plus 4096 once. Counted at 10 for
+/// margin.
 pub const HOLD_PER_BYTE: usize = 10;
 /// Estimated bytes held (see [`HOLD_PER_BYTE`]) after which the table is
 /// rebuilt. About 1000 estimated bytes per block of a real request header:
