@@ -76,6 +76,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let mut connections = Vec::new();
     let file: Arc<str> = Arc::from(info.file.as_str());
+    let mut texts = Interner::default();
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -108,10 +109,10 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &file, &mut connections);
+        collect(&mut table, &file, &mut texts, &mut connections);
     };
     table.finish_all();
-    collect(&mut table, &file, &mut connections);
+    collect(&mut table, &file, &mut texts, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
     info.limits = limits(&table.counters, reader.secrets_dropped());
@@ -142,7 +143,49 @@ fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
     }
 }
 
-fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Vec<Connection>) {
+/// One shared copy of each text that repeats across a capture's
+/// connections (SNI, ALPN, version, cipher, JA3, JA4): what the finished
+/// connections hold until the report is written.
+#[derive(Default)]
+struct Interner(std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>);
+
+/// Past this many distinct texts the set stops growing (a capture of
+/// random SNIs would gain nothing from it); texts are then kept as they are.
+const INTERNED_MAX: usize = 1 << 16;
+
+impl Interner {
+    fn share(&mut self, text: &mut Arc<str>) {
+        if let Some(shared) = self.0.get(text) {
+            *text = Arc::clone(shared);
+        } else if self.0.len() < INTERNED_MAX {
+            self.0.insert(Arc::clone(text));
+        }
+    }
+
+    fn summary(&mut self, t: &mut crate::tls::TlsSummary) {
+        for text in [
+            &mut t.version,
+            &mut t.sni,
+            &mut t.alpn,
+            &mut t.cipher,
+            &mut t.ja3,
+            &mut t.ja4,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.share(text);
+        }
+        t.alpn_offered.iter_mut().for_each(|a| self.share(a));
+    }
+}
+
+fn collect(
+    table: &mut Table<Session>,
+    file: &Arc<str>,
+    texts: &mut Interner,
+    out: &mut Vec<Connection>,
+) {
     for done in table.take_finished() {
         // Grown by an eighth, not doubled: a capture's connections are
         // most of the memory at the end, and doubling leaves up to half of
@@ -150,7 +193,13 @@ fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Vec<Connection
         if out.len() == out.capacity() {
             out.reserve_exact(out.len() / 8 + 64);
         }
-        out.push(entry(file, done));
+        let mut c = entry(file, done);
+        if let Some(t) = &mut c.tls {
+            texts.summary(t);
+            c.record_span = crate::findings::record_span(t, c.tcp.end);
+            t.first_records = Vec::new();
+        }
+        out.push(c);
     }
 }
 
@@ -175,6 +224,35 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         http: session.http_facts(),
         anomalies,
         request_span: RequestSpan::default(),
+        record_span: None,
         requests: session.take_requests(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_texts_share_one_copy_until_the_cap() {
+        let mut texts = Interner::default();
+        let mut a: Arc<str> = Arc::from("example.com");
+        let mut b: Arc<str> = Arc::from(String::from("example.com"));
+        assert!(!Arc::ptr_eq(&a, &b));
+        texts.share(&mut a);
+        texts.share(&mut b);
+        assert!(Arc::ptr_eq(&a, &b));
+        for i in 0..INTERNED_MAX + 10 {
+            texts.share(&mut Arc::from(format!("host{i}")));
+        }
+        assert_eq!(texts.0.len(), INTERNED_MAX);
+        // Full: a new text stays as it is, a known one is still shared.
+        let mut c: Arc<str> = Arc::from("new.example");
+        let before = Arc::clone(&c);
+        texts.share(&mut c);
+        assert!(Arc::ptr_eq(&c, &before));
+        let mut d: Arc<str> = Arc::from("example.com");
+        texts.share(&mut d);
+        assert!(Arc::ptr_eq(&d, &a));
     }
 }

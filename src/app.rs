@@ -496,7 +496,7 @@ fn record_overhead(tls13: bool, cipher: &str) -> Option<usize> {
 /// for HTTP/1.x the number of requests estimated as client flights.
 fn estimated_http(t: &TlsSession) -> Option<Http> {
     let s = t.summary();
-    let offered = |p: &str| s.alpn_offered.iter().any(|a| a == p);
+    let offered = |p: &str| s.alpn_offered.iter().any(|a| &**a == p);
     let http_offered = offered("h2") || offered("http/1.1") || offered("http/1.0");
     if !s.alpn_offered.is_empty() && !http_offered {
         // ALPN names another protocol: not HTTP.

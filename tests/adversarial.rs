@@ -1,8 +1,8 @@
 //! Hostile captures built in memory, each aimed at one cap: a million
 //! short connections, an endless out-of-order window, oversized TLS records
 //! and handshake messages, a 2^24-1-byte HTTP/2 frame, HPACK table size
-//! updates of 2^32-1, an HTTP/1 header block without end, and a key log of
-//! a million lines. Each must end with the documented anomaly (or bound)
+//! updates of 2^32-1, HPACK entries sharing large buffers, an HTTP/1
+//! header block without end, and a key log of a million lines. Each must end with the documented anomaly (or bound)
 //! and without memory growing with the input.
 //!
 //! Memory is checked two ways: by the figures connreuse itself exposes
@@ -1150,6 +1150,89 @@ fn one_byte_references_to_a_long_hpack_entry() {
     // JSON text and its parsed tree: measured 53 MB, about 10 KB a
     // request. Whole 60 000-byte paths would take over a gigabyte.
     assert!(heap < 96 * MIB, "{heap}");
+}
+
+/// HPACK table entries that would each keep a large buffer alive: h2's
+/// decoder keeps a `:path` value as a slice of the buffer it was decoded
+/// from (the header block, or the Huffman output buffer). 200 blocks of
+/// 96 KiB each add two small `:path` entries to a 64 KiB table, one raw,
+/// sharing the block's buffer, one Huffman-coded, sharing the Huffman
+/// output of a 48 KiB value decoded just before it. Kept as they are,
+/// those entries would hold about 35 MB; the decoder rebuilds its table
+/// compactly, so the heap stays near one block's worth.
+#[test]
+fn hpack_entries_sharing_large_buffers() {
+    const BLOCKS: u32 = 200;
+    const BIG: usize = 48 * 1024;
+    let mut c = Capture::new(80);
+    let mut client = http2::PREFACE.to_vec();
+    client.extend(h2_frame(4, 0, 0, 0, &[]));
+    c.send(true, &client);
+    // The server allows a 65 536-byte table and 1 MiB frames (RFC 9113
+    // section 6.5.2: SETTINGS_HEADER_TABLE_SIZE, SETTINGS_MAX_FRAME_SIZE).
+    c.send(
+        false,
+        &h2_frame(4, 0, 0, 12, &[0, 1, 0, 1, 0, 0, 0, 5, 0, 0x10, 0, 0]),
+    );
+    /// An HPACK string literal's length, 7-bit prefix (RFC 7541 section
+    /// 5.1), Huffman flag `h`.
+    fn length(b: &mut Vec<u8>, h: u8, n: usize) {
+        if n < 127 {
+            b.push(h | n as u8);
+            return;
+        }
+        b.push(h | 127);
+        let mut rest = n - 127;
+        while rest >= 0x80 {
+            b.push((rest & 0x7f) as u8 | 0x80);
+            rest >>= 7;
+        }
+        b.push(rest as u8);
+    }
+    let mut client = Vec::new();
+    for n in 0..BLOCKS {
+        // A size update to 65 536 in the first block (section 6.3).
+        let mut block = if n == 0 {
+            vec![0x3f, 0xe1, 0xff, 0x03]
+        } else {
+            Vec::new()
+        };
+        // accept-encoding (static index 16, literal without indexing,
+        // section 6.2.2), Huffman-coded: BIG octets 0xf8, each the 8-bit
+        // code of '&' (Appendix B). Its output buffer is sized for the
+        // shortest codes (8/5 of the input), so room is left after it.
+        block.extend_from_slice(&[0x0f, 0x01]);
+        length(&mut block, 0x80, BIG);
+        block.resize(block.len() + BIG, 0xf8);
+        // :path (static index 4) with incremental indexing (section
+        // 6.2.1), Huffman-coded "00000000": five zero octets, eight 5-bit
+        // codes. Decoded into that room.
+        block.extend_from_slice(&[0x44, 0x85, 0, 0, 0, 0, 0]);
+        // accept-encoding again, BIG raw octets, then :path "/pinned"
+        // raw with incremental indexing: a slice of this block's buffer.
+        block.extend_from_slice(&[0x0f, 0x01]);
+        length(&mut block, 0, BIG);
+        block.resize(block.len() + BIG, b'a');
+        block.extend_from_slice(&[0x44, 0x07]);
+        block.extend_from_slice(b"/pinned");
+        client.extend(h2_frame(1, 5, 1 + 2 * n, block.len() as u32, &block));
+    }
+    let input = client.len();
+    c.send(true, &client);
+    let (r, heap) = report(c.finish());
+    let found = anomalies(&r);
+    assert!(!found.iter().any(|a| a.1 == "hpack_error"), "{found:?}");
+    let requests = r["requests"].as_array().expect("requests[]");
+    assert_eq!(requests.len(), BLOCKS as usize);
+    assert!(
+        requests.iter().all(|q| q["path"] == "00000000"),
+        "{}",
+        requests[0]
+    );
+    // Measured: 2.5 MiB (each block's frame is buffered whole); with the
+    // table never rebuilt (REBUILD_AT = usize::MAX), 36 MiB.
+    assert!(input > 18 * MIB, "{input}");
+    assert!(heap < 8 * MIB, "{heap}");
 }
 
 // ---------------------------------------------------------------------------

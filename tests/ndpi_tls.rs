@@ -133,13 +133,21 @@ fn tls_facts_agree_with_ndpi() {
                 continue;
             };
             let at = format!("{name} {key}");
-            sni.check(&at, tls.sni.clone(), flow.sni.clone());
+            sni.check(
+                &at,
+                tls.sni.as_deref().map(str::to_string),
+                flow.sni.clone(),
+            );
             offered.check(
                 &at,
-                Some(tls.alpn_offered.clone()),
+                Some(tls.alpn_offered.iter().map(|a| a.to_string()).collect()),
                 flow.alpn_offered.clone(),
             );
-            chosen.check(&at, tls.alpn.clone(), flow.alpn.clone());
+            chosen.check(
+                &at,
+                tls.alpn.as_deref().map(str::to_string),
+                flow.alpn.clone(),
+            );
             // nDPI's bare version tag is the ClientHello's legacy_version,
             // raised to TLS 1.3 when the ServerHello negotiates it through
             // supported_versions, and the ServerHello's when only the server

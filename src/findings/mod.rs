@@ -69,24 +69,26 @@ fn busy_span(c: &Connection) -> (Ts, Ts) {
     if let (Some(start), Some(end)) = (c.request_span.first_start, c.request_span.busy_end) {
         return (start, end);
     }
-    let Some(t) = &c.tls else {
-        return whole;
-    };
+    c.record_span.unwrap_or(whole)
+}
+
+/// Inside TLS without keys, when a connection was busy: from the client's
+/// first to the last application-data record it is known by (alert-sized
+/// records aside), or to its end when more records came than are listed.
+/// Computed when the connection ends, so that the records need not be kept.
+pub fn record_span(t: &crate::tls::TlsSummary, connection_end: Ts) -> Option<(Ts, Ts)> {
     let records: Vec<&crate::tls::AppRecord> =
         t.first_records.iter().filter(|r| r.len > 19).collect();
     let start = records
         .iter()
         .find(|r| r.side == Side::Client)
-        .map(|r| r.ts);
+        .map(|r| r.ts)?;
     let end = if t.first_records.len() >= crate::tls::FIRST_RECORDS {
-        Some(c.tcp.end)
+        connection_end
     } else {
-        records.last().map(|r| r.ts)
+        records.last().map(|r| r.ts)?
     };
-    match (start, end) {
-        (Some(s), Some(e)) => (s, e.max(s)),
-        _ => whole,
-    }
+    Some((start, end.max(start)))
 }
 
 /// Groups connections whose starts are each within [`DIAL_WINDOW`] of the
@@ -132,7 +134,7 @@ fn concurrent_dials(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Find
                 .is_some_and(|p| p.starts_with("h2"))
                 || c.tls
                     .as_ref()
-                    .is_some_and(|t| t.alpn_offered.iter().any(|a| a == "h2"))
+                    .is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2"))
         });
         let busiest = used.iter().map(|(_, c)| requests_of(c)).max().flatten();
         let carried = match (used.len(), busiest) {
@@ -320,7 +322,7 @@ fn http1_despite_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Find
     let offered_h2 = |c: &Connection| {
         c.tls
             .as_ref()
-            .is_some_and(|t| t.alpn_offered.iter().any(|a| a == "h2"))
+            .is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2"))
     };
     let h1: Vec<&(usize, &Connection)> = conns
         .iter()

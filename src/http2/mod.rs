@@ -11,7 +11,7 @@
 )]
 
 pub mod frame;
-mod hpack;
+pub mod hpack;
 
 use crate::ledger::Request;
 use crate::{At, Side};

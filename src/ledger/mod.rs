@@ -233,6 +233,10 @@ pub struct Connection {
     /// they move into the ledger.
     #[serde(skip)]
     pub request_span: RequestSpan,
+    /// Inside TLS, when application data was busy by its records
+    /// (`findings::record_span`); the records themselves are not kept.
+    #[serde(skip)]
+    pub record_span: Option<(Ts, Ts)>,
     /// Every TLS handshake on the connection (the summary describes the
     /// first), reduced to what the totals, findings and timeline use.
     #[serde(skip)]

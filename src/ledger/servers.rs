@@ -8,7 +8,7 @@ use crate::Ts;
 /// Host or `:authority`, else its address.
 pub fn name_of(c: &Connection) -> (String, NameSource) {
     if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.clone()) {
-        return (sni, NameSource::Sni);
+        return (sni.to_string(), NameSource::Sni);
     }
     if let Some(host) = c.request_span.authority.clone() {
         return (host, NameSource::Host);

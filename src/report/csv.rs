@@ -731,6 +731,7 @@ mod tests {
             }),
             requests: Vec::new(),
             request_span: Default::default(),
+            record_span: None,
             handshakes: Vec::new(),
             anomalies: Vec::new(),
         };

@@ -1109,6 +1109,7 @@ mod tests {
             handshakes: Vec::new(),
             anomalies: Vec::new(),
             request_span: Default::default(),
+            record_span: None,
         }
     }
 

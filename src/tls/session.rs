@@ -21,6 +21,7 @@ use super::{
 };
 use crate::{At, Side, Ts};
 use serde::{Serialize, Serializer};
+use std::sync::Arc;
 
 /// The length of a TLS 1.3 record carrying an alert under an AEAD with a
 /// 16-byte tag: 2 bytes of alert, 1 of inner content type (RFC 8446 5.2).
@@ -251,18 +252,18 @@ impl Handshake {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TlsSummary {
     /// "TLS 1.3" style; null when no ServerHello was read.
-    pub version: Option<String>,
-    pub sni: Option<String>,
-    pub alpn_offered: Vec<String>,
-    pub alpn: Option<String>,
+    pub version: Option<Arc<str>>,
+    pub sni: Option<Arc<str>>,
+    pub alpn_offered: Vec<Arc<str>>,
+    pub alpn: Option<Arc<str>>,
     pub alpn_source: Option<AlpnSource>,
     /// IANA name, or "0x1234" when unknown.
-    pub cipher: Option<String>,
+    pub cipher: Option<Arc<str>>,
     pub resumed: Option<bool>,
     /// Null when no handshake was seen (capture began after it).
     pub outcome: Option<Outcome>,
-    pub ja3: Option<String>,
-    pub ja4: Option<String>,
+    pub ja3: Option<Arc<str>>,
+    pub ja4: Option<Arc<str>>,
     pub handshakes: usize,
     pub client_hellos: u64,
     pub hrr: bool,
@@ -1028,16 +1029,18 @@ impl TlsSession {
             version: first
                 .and_then(|h| h.version)
                 .filter(|_| sh.is_some())
-                .map(version_name),
-            sni: ch.and_then(|c| c.sni.clone()),
-            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
-            alpn,
+                .map(|v| Arc::from(version_name(v))),
+            sni: ch.and_then(|c| c.sni.as_deref()).map(Arc::from),
+            alpn_offered: ch
+                .map(|c| c.alpn.iter().map(|a| Arc::from(a.as_str())).collect())
+                .unwrap_or_default(),
+            alpn: alpn.map(Arc::from),
             alpn_source,
-            cipher: sh.map(|s| cipher_name(s.cipher_suite)),
+            cipher: sh.map(|s| Arc::from(cipher_name(s.cipher_suite))),
             resumed: first.and_then(|h| h.resumed),
             outcome: first.map(|h| h.outcome),
-            ja3: ch.and_then(|c| c.ja3.clone()),
-            ja4: ch.and_then(|c| c.ja4.clone()),
+            ja3: ch.and_then(|c| c.ja3.as_deref()).map(Arc::from),
+            ja4: ch.and_then(|c| c.ja4.as_deref()).map(Arc::from),
             handshakes: c.handshakes.len(),
             client_hellos: c
                 .handshakes
@@ -1662,7 +1665,7 @@ mod tests {
         let s = r.s.summary();
         assert_eq!(s.version.as_deref(), Some("TLS 1.2"));
         assert_eq!(s.sni.as_deref(), Some("www.ntop.org"));
-        assert_eq!(s.alpn_offered, vec!["h2", "http/1.1"]);
+        assert_eq!(s.alpn_offered, [Arc::from("h2"), Arc::from("http/1.1")]);
         assert_eq!(
             (s.alpn.as_deref(), s.alpn_source),
             (Some("h2"), Some(AlpnSource::ServerHello))
