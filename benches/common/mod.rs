@@ -118,7 +118,7 @@ pub fn client(conn: &[(Segment<'_>, At)]) -> Endpoint {
 /// 127.0.0.1 + `i` + 1 (ports and payloads as captured), each replica
 /// starting after the previous one ended: `n` short connections.
 pub fn many_connections<'a>(conn: &[(Segment<'a>, At)], n: u32) -> Vec<(Segment<'a>, At)> {
-    let (client_ip, _) = client(conn);
+    let client = client(conn);
     let first = conn.first().expect("a segment").1;
     let last = conn.last().expect("a segment").1;
     let span = last.ts.0 - first.ts.0 + 1_000;
@@ -127,7 +127,8 @@ pub fn many_connections<'a>(conn: &[(Segment<'a>, At)], n: u32) -> Vec<(Segment<
         let addr = IpAddr::V4(Ipv4Addr::from(0x7f00_0002 + i));
         for (k, (s, at)) in conn.iter().enumerate() {
             let mut s = s.clone();
-            if s.src == client_ip {
+            // Both ends may share an address (loopback): the port tells.
+            if (s.src, s.sport) == client {
                 s.src = addr;
             } else {
                 s.dst = addr;
@@ -213,12 +214,15 @@ fn isn(conn: &[(Segment<'_>, At)], side: Side) -> Seq {
 }
 
 /// The bytes `side` sent in `conn`: the end of its furthest segment past
-/// its ISN (retransmissions counted once, the FIN not at all).
+/// its ISN (retransmissions counted once; a FIN or RST without payload,
+/// whose sequence number may lie one past the data, does not count).
 fn stream_len(conn: &[(Segment<'_>, At)], side: Side) -> u32 {
     let ours = sender(conn, side);
     let start = isn(conn, side).wrapping_add(1);
     conn.iter()
-        .filter(|(s, _)| ours(s) && !s.flags.syn)
+        .filter(|(s, _)| {
+            ours(s) && !s.flags.syn && s.payload.len() as u64 + u64::from(s.missing) > 0
+        })
         .map(|(s, _)| s.seq.diff(start) + (s.payload.len() as u32 + s.missing) as i32)
         .max()
         .map_or(0, |end| end.max(0) as u32)
