@@ -8,6 +8,12 @@ test:
 bench size="1000":
     bench/run.sh {{size}} testdata/captures/go-h2-concurrent-tls12.pcap testdata/captures/go-h1-undrained.pcapng
 
+# Criterion micro-benchmarks (benches/, docs/PERFORMANCE.md) in a release
+# build: BENCH is one of capture, decode, flow, reassembly, parse (default:
+# all); FILTER keeps the benchmarks whose name contains it.
+microbench BENCH="capture decode flow reassembly parse" FILTER="":
+    cargo bench --locked {{ prepend("--bench ", BENCH) }} -- --warm-up-time 1 --measurement-time 3 {{FILTER}}
+
 # tshark's tcp.stream counts over the nDPI corpus (needs tshark).
 oracle corpus="../shared/corpus/ndpi":
     scripts/tshark-tcp-streams.sh {{corpus}} > testdata/oracle/ndpi-tcp-streams.tsv
