@@ -36,8 +36,8 @@ fn run(segs: &[(Segment<'_>, At)]) -> (u64, u64, u64) {
         table.segment(s, *at);
     }
     table.finish_all();
-    table.take_finished().fold((0, 0, 0), |(n, b, g), (_, c)| {
-        (n + 1, b + c.bytes, g + c.gaps)
+    table.take_finished().fold((0, 0, 0), |(n, b, g), f| {
+        (n + 1, b + f.app.bytes, g + f.app.gaps)
     })
 }
 
