@@ -37,7 +37,7 @@ expected NAME="":
 # ignores; a crash stops the run and leaves its input in fuzz/artifacts.
 # TARGETS: a space-separated subset. See docs/RELIABILITY.md.
 # Fuzz every target (libFuzzer) for SECS seconds each.
-fuzz SECS="60" TARGETS="capture pipeline tls http1 http2 keylog decrypt":
+fuzz SECS="60" TARGETS="capture pipeline tls http1 http2 hpack keylog decrypt":
     cd fuzz && cargo run -q --bin seeds -- corpus ../testdata/captures ../testdata/unit ../../shared/corpus/ndpi
     cd fuzz && for t in {{TARGETS}}; do \
         RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" -- \
