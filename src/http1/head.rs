@@ -41,6 +41,32 @@ pub(super) struct HeadNotes {
     pub length_and_chunked: bool,
     /// Content-Length unparsable or several differing values (rule 5).
     pub bad_length: bool,
+    /// A kept text (method, target, Host, Upgrade) was longer than its cap
+    /// and was cut.
+    pub truncated: bool,
+}
+
+/// Longest request-target kept, as for HTTP/2's `:path`
+/// ([`crate::http2::hpack::FIELD_CAP`]): a request waiting for its response
+/// holds no more than this of it.
+pub const TARGET_CAP: usize = crate::http2::hpack::FIELD_CAP;
+/// Longest method, Host and Upgrade kept
+/// ([`crate::http2::hpack::SHORT_FIELD_CAP`]).
+pub const SHORT_CAP: usize = crate::http2::hpack::SHORT_FIELD_CAP;
+
+/// `text` cut to at most `cap` bytes at a character boundary; `cut` is set
+/// when it was.
+fn capped(mut text: String, cap: usize, cut: &mut bool) -> String {
+    if text.len() > cap {
+        let mut end = cap;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.shrink_to_fit();
+        *cut = true;
+    }
+    text
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,16 +132,33 @@ fn version(v: Option<u8>) -> Version {
 /// parsed one when given.
 fn request_head(req: &httparse::Request<'_, '_>, target: Option<String>) -> RequestHead {
     let f = Fields::read(req.headers);
-    let (framing, notes) = f.framing(true);
-    let text = |v: &[u8]| String::from_utf8_lossy(trim(v)).into_owned();
+    let (framing, mut notes) = f.framing(true);
+    let mut cut = false;
+    let mut text = |v: &[u8], cap: usize| {
+        let v = trim(v);
+        capped(
+            String::from_utf8_lossy(v.get(..v.len().min(cap + 4)).unwrap_or(v)).into_owned(),
+            cap,
+            &mut cut,
+        )
+    };
+    let method = text(req.method.unwrap_or_default().as_bytes(), SHORT_CAP);
+    let host = f.host.map(|v| text(v, SHORT_CAP));
+    let upgrade = f.upgrade.map(|v| text(v, SHORT_CAP));
+    let target = capped(
+        target.unwrap_or_else(|| req.path.unwrap_or_default().to_owned()),
+        TARGET_CAP,
+        &mut cut,
+    );
+    notes.truncated = cut;
     RequestHead {
-        method: req.method.unwrap_or_default().to_owned(),
-        target: target.unwrap_or_else(|| req.path.unwrap_or_default().to_owned()),
+        method,
+        target,
         version: version(req.version),
-        host: f.host.map(text),
+        host,
         framing,
         connection: f.connection,
-        upgrade: f.upgrade.map(text),
+        upgrade,
         notes,
     }
 }
@@ -359,17 +402,45 @@ mod tests {
         )*};
     }
 
+    #[test]
+    fn long_targets_and_hosts_are_cut_at_their_caps() {
+        let mut req = b"GET /".to_vec();
+        req.resize(5 + 70_000, b'a');
+        // A two-byte character straddling the cap: the cut falls before it.
+        req.truncate(4 + TARGET_CAP - 1);
+        req.extend_from_slice("é".as_bytes());
+        req.extend_from_slice(&[b'b'; 100]);
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+        req.extend_from_slice(&[b'h'; 300]);
+        req.extend_from_slice(b"\r\n\r\n");
+        let Parsed::Complete(h, n) = parse_request(&req) else {
+            panic!("not parsed");
+        };
+        assert_eq!(n, req.len());
+        assert_eq!(h.target.len(), TARGET_CAP - 1);
+        assert!(h.target.bytes().skip(1).all(|b| b == b'a'));
+        assert_eq!(h.host.as_deref().map(str::len), Some(SHORT_CAP));
+        assert!(h.notes.truncated);
+        let Parsed::Complete(h, _) = parse_request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") else {
+            panic!("not parsed");
+        };
+        assert!(!h.notes.truncated);
+    }
+
     const CLEAN: HeadNotes = HeadNotes {
         length_and_chunked: false,
         bad_length: false,
+        truncated: false,
     };
     const BOTH: HeadNotes = HeadNotes {
         length_and_chunked: true,
         bad_length: false,
+        truncated: false,
     };
     const BAD: HeadNotes = HeadNotes {
         length_and_chunked: false,
         bad_length: true,
+        truncated: false,
     };
 
     framing! {

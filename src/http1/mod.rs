@@ -10,7 +10,7 @@
     clippy::panic
 )]
 
-mod head;
+pub mod head;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -131,6 +131,9 @@ pub enum AnomalyKind {
     TruncatedAtClose,
     /// A 101 response when no request asked for an upgrade.
     UnrequestedSwitch,
+    /// A request's method, target, Host or Upgrade was longer than kept
+    /// (`head::TARGET_CAP`, `head::SHORT_CAP`) and was cut.
+    FieldTruncated,
 }
 
 /// Something unusual on one side of the connection.
@@ -747,6 +750,9 @@ impl Http1 {
     }
 
     fn on_request(&mut self, h: head::RequestHead, start: At, at: At) {
+        if h.notes.truncated {
+            self.anomaly(Side::Client, at.packet, AnomalyKind::FieldTruncated);
+        }
         if h.notes.bad_length {
             self.anomaly(Side::Client, at.packet, AnomalyKind::BadContentLength);
         }
