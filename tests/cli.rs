@@ -227,3 +227,36 @@ fn one_job_at_a_time_gives_the_same_report_as_one_per_core() {
     let zero = connreuse(&["--jobs", "0", SEQUENTIAL], None);
     assert_eq!(zero.status.code(), Some(2));
 }
+
+/// The table says what was not read in full, with the figures of the JSON's
+/// `limits` (nDPI's tls_multiple_synack_different_seq: the server's data
+/// follows a second SYN-ACK's sequence numbers, so 5 of its segments fall
+/// outside the window the first one set; docs/RELIABILITY.md, Open).
+#[test]
+fn the_table_says_what_was_not_read_in_full() {
+    let file = "../shared/corpus/ndpi/tls_multiple_synack_different_seq.pcapng";
+    if !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(file)
+        .exists()
+    {
+        eprintln!("skipped: {file} not present");
+        return;
+    }
+    let limits = json(&connreuse(&["--format", "json", file], None))["totals"]["limits"].clone();
+    let (segments, bytes) = (
+        limits["segments_out_of_window"].as_u64().unwrap_or(0),
+        limits["bytes_out_of_window"].as_u64().unwrap_or(0),
+    );
+    assert!(segments > 0, "{limits}");
+    let table = connreuse(&[file], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains(&format!(
+            "not read in full: {segments} segments out of window ({bytes} bytes)"
+        )),
+        "{text}"
+    );
+    // A capture read in full has no such line.
+    let clean = connreuse(&[CAPTURE], None);
+    assert!(!String::from_utf8_lossy(&clean.stdout).contains("not read in full"));
+}
