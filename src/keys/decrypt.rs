@@ -782,20 +782,26 @@ mod tests {
         assert_eq!(next.as_bytes(), hex(ku::CLIENT_TRAFFIC_SECRET_N).as_slice());
     }
 
+    /// The TLS 1.0-1.2 decryptor of `case`'s `sender`, with its master
+    /// secret.
+    fn tls12(case: &fixtures::Case12, sender: Side, encrypt_then_mac: bool) -> Decryptor {
+        Decryptor::tls12(
+            case.suite,
+            case.version,
+            &hex(case.master_secret).try_into().unwrap(),
+            &hex(case.client_random).try_into().unwrap(),
+            &hex(case.server_random).try_into().unwrap(),
+            sender,
+            encrypt_then_mac,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn tls12_records_from_real_captures() {
         for case in fixtures::TLS12 {
             for r in case.records {
-                let mut d = Decryptor::tls12(
-                    case.suite,
-                    case.version,
-                    &hex(case.master_secret).try_into().unwrap(),
-                    &hex(case.client_random).try_into().unwrap(),
-                    &hex(case.server_random).try_into().unwrap(),
-                    r.sender,
-                    case.encrypt_then_mac,
-                )
-                .unwrap();
+                let mut d = tls12(case, r.sender, case.encrypt_then_mac);
                 check(&mut d, r);
             }
         }
@@ -807,16 +813,7 @@ mod tests {
         // split), "GET / HTTP/1.0": each IV is the previous record's last
         // ciphertext block (RFC 2246 section 6.2.3.2).
         let c = &fixtures::TLS10_CHAIN;
-        let mut d = Decryptor::tls12(
-            c.suite,
-            c.version,
-            &hex(c.master_secret).try_into().unwrap(),
-            &hex(c.client_random).try_into().unwrap(),
-            &hex(c.server_random).try_into().unwrap(),
-            Side::Client,
-            false,
-        )
-        .unwrap();
+        let mut d = tls12(c, Side::Client, false);
         for r in c.records {
             assert_eq!(d.sequence(), r.seq);
             let (t, plain) = open(&mut d, r.record).unwrap_or_else(|e| panic!("{}: {e}", r.what));
@@ -854,16 +851,7 @@ mod tests {
     fn wrong_direction_fails_instead_of_giving_garbage() {
         for case in fixtures::TLS12 {
             let r = &case.records[0];
-            let mut d = Decryptor::tls12(
-                case.suite,
-                case.version,
-                &hex(case.master_secret).try_into().unwrap(),
-                &hex(case.client_random).try_into().unwrap(),
-                &hex(case.server_random).try_into().unwrap(),
-                r.sender.other(),
-                case.encrypt_then_mac,
-            )
-            .unwrap();
+            let mut d = tls12(case, r.sender.other(), case.encrypt_then_mac);
             d.set_sequence(r.seq);
             assert!(
                 matches!(
@@ -882,16 +870,7 @@ mod tests {
         let r = &case.records[1];
         let bytes = hex(r.record);
         for i in 5..bytes.len() {
-            let mut d = Decryptor::tls12(
-                case.suite,
-                case.version,
-                &hex(case.master_secret).try_into().unwrap(),
-                &hex(case.client_random).try_into().unwrap(),
-                &hex(case.server_random).try_into().unwrap(),
-                r.sender,
-                case.encrypt_then_mac,
-            )
-            .unwrap();
+            let mut d = tls12(case, r.sender, case.encrypt_then_mac);
             d.set_sequence(r.seq);
             let mut damaged = bytes.clone();
             damaged[i] ^= 0x20;
@@ -925,16 +904,7 @@ mod tests {
         // TLS 1.0 CBC: the chain is lost with the record, nothing is tried
         // beyond the next number.
         let c = &fixtures::TLS10_CHAIN;
-        let mut chain = Decryptor::tls12(
-            c.suite,
-            c.version,
-            &hex(c.master_secret).try_into().unwrap(),
-            &hex(c.client_random).try_into().unwrap(),
-            &hex(c.server_random).try_into().unwrap(),
-            Side::Client,
-            false,
-        )
-        .unwrap();
+        let mut chain = tls12(c, Side::Client, false);
         let get = hex(c.records[2].record);
         assert_eq!(
             chain.open_after_gap(&header(&get), &get[5..], &mut out, 5),
@@ -980,16 +950,7 @@ mod tests {
         );
 
         let case = fixtures::TLS12.iter().find(|c| c.suite == 0xc027).unwrap();
-        let mut cbc = Decryptor::tls12(
-            case.suite,
-            case.version,
-            &hex(case.master_secret).try_into().unwrap(),
-            &hex(case.client_random).try_into().unwrap(),
-            &hex(case.server_random).try_into().unwrap(),
-            Side::Client,
-            true,
-        )
-        .unwrap();
+        let mut cbc = tls12(case, Side::Client, true);
         assert_eq!(
             cbc.open(&[23, 3, 3, 0, 40], &[0; 40], &mut out),
             Err(DecryptError::BadRecord {
@@ -1137,16 +1098,7 @@ mod tests {
         assert_eq!(out.len(), 4 + 50);
         for case in fixtures::TLS12 {
             for r in case.records {
-                let mut d = Decryptor::tls12(
-                    case.suite,
-                    case.version,
-                    &hex(case.master_secret).try_into().unwrap(),
-                    &hex(case.client_random).try_into().unwrap(),
-                    &hex(case.server_random).try_into().unwrap(),
-                    r.sender,
-                    case.encrypt_then_mac,
-                )
-                .unwrap();
+                let mut d = tls12(case, r.sender, case.encrypt_then_mac);
                 d.set_sequence(r.seq);
                 let bytes = hex(r.record);
                 let mut out = vec![7u8; 3];
