@@ -24,6 +24,12 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Most streams tracked at once (open, or finished but waiting for an
 /// earlier stream so that exchanges come out in order).
 pub const STREAM_CAP: usize = 10_000;
+/// Most bytes of method, path and authority the tracked streams of one
+/// connection keep: a one-byte HPACK reference can stand for a 2048-byte
+/// `:path`, so [`STREAM_CAP`] streams alone could hold 20 MB from 10 KB
+/// of input. Past it a new stream's request keeps no fields (anomaly
+/// `field_truncated`; the request is still counted).
+pub const STREAM_TEXT_BUDGET: usize = 1 << 20;
 /// Anomalies kept per connection; later ones are only counted.
 pub const ANOMALY_CAP: usize = 32;
 /// RST_STREAM and GOAWAY details kept per connection; later ones are only
@@ -70,6 +76,14 @@ pub struct Exchange {
     /// state lost): method and path are then empty, not known.
     pub request_headers_known: bool,
     pub reset: Option<Reset>,
+}
+
+impl Exchange {
+    /// The bytes of request text it keeps (see [`STREAM_TEXT_BUDGET`]).
+    fn request_text(&self) -> usize {
+        let r = &self.request;
+        r.method.len() + r.path.len() + r.authority.as_ref().map_or(0, String::len)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -225,6 +239,9 @@ struct Conn {
     last_client_stream: u32,
     open: u32,
     evicted: bool,
+    /// Bytes of request text the tracked streams keep
+    /// ([`STREAM_TEXT_BUDGET`]).
+    held_text: usize,
     done: Vec<Exchange>,
     summary: Summary,
 }
@@ -587,8 +604,26 @@ impl Conn {
             // A closed stream (or one already reported): nothing to open.
             return;
         }
-        let known = fields.is_some();
-        let f = fields.unwrap_or_default();
+        let mut known = fields.is_some();
+        let mut f = fields.unwrap_or_default();
+        // What the request will keep: method, path, and authority or Host.
+        let text = |f: &hpack::Fields| {
+            [
+                f.method.as_ref(),
+                f.path.as_ref(),
+                f.authority.as_ref().or(f.host.as_ref()),
+            ]
+            .into_iter()
+            .flatten()
+            .map(String::len)
+            .sum::<usize>()
+        };
+        if self.held_text + text(&f) > STREAM_TEXT_BUDGET {
+            self.anomaly(Side::Client, at.packet, AnomalyKind::FieldTruncated);
+            f = hpack::Fields::default();
+            known = false;
+        }
+        self.held_text += text(&f);
         let exchange = Exchange {
             request: Request {
                 method: f.method.unwrap_or_default(),
@@ -615,6 +650,7 @@ impl Conn {
             if !old.closed {
                 self.open = self.open.saturating_sub(1);
             }
+            self.held_text = self.held_text.saturating_sub(old.exchange.request_text());
             self.done.push(old.exchange);
             self.release();
         }
@@ -786,6 +822,7 @@ impl Conn {
     fn release(&mut self) {
         while self.streams.front().is_some_and(|s| s.closed) {
             if let Some(s) = self.streams.pop_front() {
+                self.held_text = self.held_text.saturating_sub(s.exchange.request_text());
                 self.done.push(s.exchange);
             }
         }
