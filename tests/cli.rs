@@ -228,7 +228,7 @@ fn one_job_at_a_time_gives_the_same_report_as_one_per_core() {
     assert_eq!(zero.status.code(), Some(2));
 }
 
-/// The table says what was not read in full, with the figures of the JSON's
+/// The table and the HTML page say what was not read in full, with the figures of the JSON's
 /// `limits` (nDPI's tls_multiple_synack_different_seq: the server's data
 /// follows a second SYN-ACK's sequence numbers, so 5 of its segments fall
 /// outside the window the first one set; docs/RELIABILITY.md, Open).
@@ -255,6 +255,19 @@ fn the_table_says_what_was_not_read_in_full() {
             "not read in full: {segments} segments out of window ({bytes} bytes)"
         )),
         "{text}"
+    );
+    // The HTML page says the same.
+    let page = std::env::temp_dir().join(format!("connreuse-limits-{}.html", std::process::id()));
+    let page_arg = page.display().to_string();
+    let out = connreuse(&["-q", "--html", &page_arg, file], None);
+    assert_eq!(out.status.code(), Some(0));
+    let html = std::fs::read_to_string(&page).expect("page written");
+    let _ = std::fs::remove_file(&page);
+    assert!(
+        html.contains(&format!(
+            "Not read in full: {segments} segments out of window ({bytes} bytes)"
+        )),
+        "no limits line in the page"
     );
     // A capture read in full has no such line.
     let clean = connreuse(&[CAPTURE], None);

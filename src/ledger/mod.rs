@@ -188,6 +188,45 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// What the TCP layer and the reader gave up on in a capture, in words;
+    /// None when nothing (docs/JSON.md, `limits`).
+    pub fn describe(&self) -> Option<String> {
+        let l = self;
+        let mut parts = Vec::new();
+        if l.gap_bytes > 0 {
+            parts.push(format!(
+                "{} bytes of TCP payload never captured or given up",
+                l.gap_bytes
+            ));
+        }
+        if l.connections_evicted > 0 {
+            parts.push(format!(
+                "{} connections finished early (too many alive at once)",
+                l.connections_evicted
+            ));
+        }
+        let hits = l.reassembly_cap_hits + l.reassembly_budget_hits;
+        if hits > 0 {
+            parts.push(format!(
+                "{hits} holes given up at the reassembly caps ({} bytes)",
+                l.reassembly_cap_gap_bytes + l.reassembly_budget_gap_bytes
+            ));
+        }
+        if l.segments_out_of_window > 0 {
+            parts.push(format!(
+                "{} segments out of window ({} bytes)",
+                l.segments_out_of_window, l.bytes_out_of_window
+            ));
+        }
+        if l.secrets_dropped_bytes > 0 {
+            parts.push(format!(
+                "{} bytes of embedded TLS secrets dropped",
+                l.secrets_dropped_bytes
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &Limits) {
         let Limits {

@@ -313,6 +313,13 @@ fn summary(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
                 Esc(e)
             )?;
         }
+        if let Some(line) = c.limits.describe() {
+            write!(
+                w,
+                "<tr><td colspan=\"9\" class=\"note\">Not read in full: {}</td></tr>",
+                Esc(&line)
+            )?;
+        }
         writeln!(w)?;
     }
     writeln!(w, "</table></section>")

@@ -50,44 +50,6 @@ fn handshakes_cell(s: &Server) -> String {
     format!("{} ({})", t.total, parts.join(", "))
 }
 
-/// What the TCP layer and the reader gave up on in a capture, in words;
-/// None when nothing (docs/JSON.md, `limits`).
-fn limits_line(l: &crate::ledger::Limits) -> Option<String> {
-    let mut parts = Vec::new();
-    if l.gap_bytes > 0 {
-        parts.push(format!(
-            "{} bytes of TCP payload never captured or given up",
-            l.gap_bytes
-        ));
-    }
-    if l.connections_evicted > 0 {
-        parts.push(format!(
-            "{} connections finished early (too many alive at once)",
-            l.connections_evicted
-        ));
-    }
-    let hits = l.reassembly_cap_hits + l.reassembly_budget_hits;
-    if hits > 0 {
-        parts.push(format!(
-            "{hits} holes given up at the reassembly caps ({} bytes)",
-            l.reassembly_cap_gap_bytes + l.reassembly_budget_gap_bytes
-        ));
-    }
-    if l.segments_out_of_window > 0 {
-        parts.push(format!(
-            "{} segments out of window ({} bytes)",
-            l.segments_out_of_window, l.bytes_out_of_window
-        ));
-    }
-    if l.secrets_dropped_bytes > 0 {
-        parts.push(format!(
-            "{} bytes of embedded TLS secrets dropped",
-            l.secrets_dropped_bytes
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
-}
-
 pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<()> {
     for (n, capture) in ledger.captures.iter().enumerate() {
         if n > 0 {
@@ -114,7 +76,7 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
         if let Some(e) = &capture.error {
             writeln!(out, "  {} {e}", style.paint("31", "damaged:"))?;
         }
-        if let Some(line) = limits_line(&capture.limits) {
+        if let Some(line) = capture.limits.describe() {
             writeln!(out, "  {} {line}", style.paint("33", "not read in full:"))?;
         }
         let servers: Vec<&Server> = ledger
