@@ -12,7 +12,7 @@ pub enum OutputFormat {
     Table,
     /// The whole ledger as one JSON document (docs/JSON.md).
     Json,
-    /// servers.csv, connections.csv, requests.csv and findings.csv in
+    /// servers.csv, connections.csv, requests.csv, findings.csv and captures.csv in
     /// --csv-dir (docs/REPORTS.md); the table still goes to stdout.
     Csv,
 }

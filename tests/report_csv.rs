@@ -222,7 +222,7 @@ fn ns(ts: &str) -> i128 {
 fn check(name: &str, ledger: &Ledger, inputs: &[PathBuf]) -> BTreeMap<&'static str, Rows> {
     let dir = scratch(name);
     let written = report::csv::write_csv(ledger, &dir, inputs).expect("CSV written");
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 5);
     let doc = json(ledger);
     let mut errors = Vec::new();
     let mut all = BTreeMap::new();
@@ -231,6 +231,7 @@ fn check(name: &str, ledger: &Ledger, inputs: &[PathBuf]) -> BTreeMap<&'static s
         ("connections.csv", "connections"),
         ("requests.csv", "requests"),
         ("findings.csv", "findings"),
+        ("captures.csv", "captures"),
     ] {
         let path = dir.join(file);
         assert!(written.contains(&path), "{file} listed");

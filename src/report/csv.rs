@@ -1,4 +1,4 @@
-//! CSV export: `servers.csv`, `connections.csv`, `requests.csv` and
+//! CSV export: `servers.csv`, `connections.csv`, `requests.csv`, `captures.csv` and
 //! `findings.csv`, one row per ledger item with nested values flattened into
 //! named columns (listed in docs/REPORTS.md); every file is replaced
 //! atomically and never over an input capture.
@@ -25,21 +25,22 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The files [`write_csv`] writes, in this order.
-pub const FILES: [&str; 4] = [
+pub const FILES: [&str; 5] = [
     "servers.csv",
     "connections.csv",
     "requests.csv",
     "findings.csv",
+    "captures.csv",
 ];
 
 /// Writes one file's content.
 type Render<'a> = dyn Fn(&mut dyn Write) -> io::Result<()> + 'a;
 
-/// Writes the four CSV files into `dir` (created if missing) and returns
+/// Writes the five CSV files into `dir` (created if missing) and returns
 /// their paths. `inputs` are the capture paths the ledger was read from:
 /// an existing file among the outputs that is one of them is an error, and
 /// nothing is written then. Each file goes to a temporary file in `dir`
-/// first; all four are renamed into place only once all four are complete.
+/// first; all are renamed into place only once all are complete.
 pub fn write_csv(ledger: &Ledger, dir: &Path, inputs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(dir)?;
     let targets: Vec<PathBuf> = FILES.iter().map(|f| dir.join(f)).collect();
@@ -47,11 +48,12 @@ pub fn write_csv(ledger: &Ledger, dir: &Path, inputs: &[PathBuf]) -> io::Result<
         refuse_input(t, inputs)?;
     }
     let server_of = server_of_connection(ledger);
-    let writers: [&Render; 4] = [
+    let writers: [&Render; 5] = [
         &|w| write_servers(ledger, w),
         &|w| write_connections(ledger, &server_of, w),
         &|w| write_requests(ledger, &server_of, w),
         &|w| write_findings(ledger, w),
+        &|w| write_captures(ledger, w),
     ];
     let mut temps: Vec<Temp> = Vec::new();
     for (target, write) in targets.iter().zip(writers) {
@@ -642,6 +644,71 @@ pub const FINDING_COLUMNS: &[&str] = &[
     "connections",
 ];
 
+/// Columns of `captures.csv`: JSON `captures[]`, `limits` flattened.
+const CAPTURE_COLUMNS: &[&str] = &[
+    "file",
+    "format",
+    "compression",
+    "packets",
+    "bytes",
+    "first_ts",
+    "last_ts",
+    "tcp_packets",
+    "other_packets",
+    "unknown_link_packets",
+    "fragments",
+    "malformed_packets",
+    "error",
+    "embedded_secrets",
+    "keylog_warnings",
+    "limits_connections_evicted",
+    "limits_reassembly_cap_hits",
+    "limits_reassembly_cap_gap_bytes",
+    "limits_reassembly_budget_hits",
+    "limits_reassembly_budget_gap_bytes",
+    "limits_segments_out_of_window",
+    "limits_bytes_out_of_window",
+    "limits_gap_bytes",
+    "limits_secrets_dropped_bytes",
+];
+
+fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
+    let mut r = Rows::new(out, CAPTURE_COLUMNS)?;
+    for c in &ledger.captures {
+        r.text(&c.file)?;
+        r.opt_name(c.format.as_ref())?;
+        r.opt_name(c.compression.as_ref())?;
+        r.num(c.packets)?;
+        r.num(c.bytes)?;
+        r.opt(c.first_ts)?;
+        r.opt(c.last_ts)?;
+        r.num(c.tcp_packets)?;
+        r.num(c.other_packets)?;
+        r.num(c.unknown_link_packets)?;
+        r.num(c.fragments)?;
+        r.num(c.malformed_packets)?;
+        r.opt_text(c.error.as_deref())?;
+        r.num(c.embedded_secrets)?;
+        r.list(c.keylog_warnings.iter())?;
+        let l = &c.limits;
+        for v in [
+            l.connections_evicted,
+            l.reassembly_cap_hits,
+            l.reassembly_cap_gap_bytes,
+            l.reassembly_budget_hits,
+            l.reassembly_budget_gap_bytes,
+            l.segments_out_of_window,
+            l.bytes_out_of_window,
+            l.gap_bytes,
+            l.secrets_dropped_bytes,
+        ] {
+            r.num(v)?;
+        }
+        r.end()?;
+    }
+    r.finish()
+}
+
 fn write_findings(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
     let mut r = Rows::new(out, FINDING_COLUMNS)?;
     for f in &ledger.findings {
@@ -888,7 +955,7 @@ mod tests {
         assert_eq!(fs::read(&input).expect("still there"), b"capture bytes");
         assert!(!dir.join("servers.csv").exists());
         let written = write_csv(&ledger, &dir, &[dir.join("other.pcap")]).expect("written");
-        assert_eq!(written.len(), 4);
+        assert_eq!(written.len(), 5);
         assert_eq!(
             fs::read_to_string(dir.join("findings.csv")).expect("findings"),
             "kind,capture,server,message,cause,fix,evidence,connections\r\n"
