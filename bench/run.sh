@@ -31,8 +31,8 @@ if [ "${1:-}" = decrypt ]; then
     fi
     bytes=$(stat -L -c %s "$file")
     report=$(target/release/connreuse --format json -q --keylog "$keys" "$file")
-    packets=$(jq .totals.packets <<<"$report")
-    echo "connreuse with keys: $(jq -c '.totals | {requests, connections_decrypted, tcp_connections}' <<<"$report")"
+    packets=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["packets"])' <<<"$report")
+    echo "connreuse with keys: $(python3 -c 'import json,sys; t=json.load(sys.stdin)["totals"]; print({k: t[k] for k in ("requests", "connections_decrypted", "tcp_connections")})' <<<"$report")"
     cat "$file" >/dev/null
     hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$out/hyperfine-$base.json" \
         -n cat "cat $file > /dev/null" \
@@ -45,24 +45,7 @@ if [ "${1:-}" = decrypt ]; then
     fi
     rss=$( { /usr/bin/time -f %M target/release/connreuse --format json --keylog "$keys" "$file" > /dev/null; } 2>&1 | tail -1)
     cpu=$( { /usr/bin/time -f '%U %S' target/release/connreuse --format json --keylog "$keys" "$file" > /dev/null; } 2>&1 | tail -1)
-    python3 - "$out" "$base" "$bytes" "$packets" "$rss" "$cpu" <<'PY'
-import json, sys, os
-out, base, nbytes, packets, rss, cpu = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
-med = {}
-for name in (f"hyperfine-{base}.json", f"hyperfine-tshark-{base}.json"):
-    p = os.path.join(out, name)
-    if os.path.exists(p):
-        for r in json.load(open(p))["results"]:
-            med[r["command"]] = r["median"]
-print(f"file: {nbytes/1e6:.0f} MB, {packets} packets ({nbytes/packets:.0f} B/packet)")
-for name, t in med.items():
-    print(f"{name:18} {t:8.3f} s  {nbytes/t/1e9:6.2f} GB/s (wall, median)")
-user, sys_ = (float(x) for x in cpu.split())
-print(f"connreuse-keys CPU: {user:.2f} s user + {sys_:.2f} s sys = {nbytes/(user+sys_)/1e9:.2f} GB/s per CPU second")
-if "tshark-keys" in med and "connreuse-keys" in med:
-    print(f"connreuse is {med['tshark-keys']/med['connreuse-keys']:.0f}x tshark, both decrypting")
-print(f"connreuse peak RSS with keys: {rss/1024:.1f} MiB")
-PY
+    python3 bench/summary.py "$out" "$base" "$bytes" "$packets" "$rss" connreuse-keys tshark-keys "$cpu"
     exit 0
 fi
 
@@ -87,21 +70,4 @@ if [ -z "${SKIP_TSHARK:-}" ]; then
         -n tshark "tshark -n -r $file -Y 'tls.handshake.type == 1 || http.request || http2.headers.method' -T fields -e tcp.stream > /dev/null"
 fi
 rss=$( { /usr/bin/time -f %M target/release/connreuse --format json "$file" > /dev/null; } 2>&1 | tail -1)
-python3 - "$out" "$(basename "$file" .pcap)" "$bytes" "$packets" "$rss" <<'PY'
-import json, sys, os
-out, base, nbytes, packets, rss = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-med = {}
-for name in (f"hyperfine-{base}.json", f"hyperfine-tshark-{base}.json"):
-    p = os.path.join(out, name)
-    if os.path.exists(p):
-        for r in json.load(open(p))["results"]:
-            med[r["command"]] = r["median"]
-print(f"file: {nbytes/1e6:.0f} MB, {packets} packets ({nbytes/packets:.0f} B/packet)")
-for name, t in med.items():
-    print(f"{name:10} {t:8.3f} s  {nbytes/t/1e9:6.2f} GB/s  {packets/t/1e6:6.2f} Mpkt/s")
-if "tshark" in med and "connreuse" in med:
-    print(f"connreuse is {med['tshark']/med['connreuse']:.0f}x tshark")
-if "cat" in med and "connreuse" in med:
-    print(f"connreuse takes {med['connreuse']/med['cat']:.1f}x cat")
-print(f"connreuse peak RSS: {rss/1024:.1f} MiB")
-PY
+python3 bench/summary.py "$out" "$(basename "$file" .pcap)" "$bytes" "$packets" "$rss" connreuse tshark
