@@ -444,6 +444,25 @@ impl Read for Quartets {
     }
 }
 
+/// Reads every frame of `reader` into `table`, calling `after` once a
+/// frame has been taken.
+fn feed(
+    reader: &mut Reader,
+    table: &mut Table<Session>,
+    mut after: impl FnMut(&mut Table<Session>),
+) {
+    while let Some(frame) = reader.next_frame().expect("well formed") {
+        let at = At {
+            packet: frame.index,
+            ts: frame.ts,
+        };
+        if let Decoded::Tcp(seg) = decode::decode(frame.linktype, frame.data) {
+            table.segment(&seg, at);
+        }
+        after(table);
+    }
+}
+
 #[test]
 fn a_million_short_connections_keep_the_table_small() {
     const N: u32 = 1_000_000;
@@ -451,17 +470,10 @@ fn a_million_short_connections_keep_the_table_small() {
         let mut reader = Reader::new(Box::new(Quartets::new(N))).expect("pcap");
         let mut table = Table::new(Session::new);
         let (mut finished, mut max_live) = (0usize, 0usize);
-        while let Some(frame) = reader.next_frame().expect("well formed") {
-            let at = At {
-                packet: frame.index,
-                ts: frame.ts,
-            };
-            if let Decoded::Tcp(seg) = decode::decode(frame.linktype, frame.data) {
-                table.segment(&seg, at);
-            }
+        feed(&mut reader, &mut table, |table| {
             max_live = max_live.max(table.live());
             finished += table.take_finished().count();
-        }
+        });
         table.finish_all();
         finished += table.take_finished().count();
         (finished, max_live, table.counters)
@@ -504,17 +516,10 @@ fn connections_at_one_instant_are_capped_by_the_live_limit() {
         let mut reader = Reader::new(Box::new(Quartets::spaced(N, 0))).expect("pcap");
         let mut table = Table::with_max_live(Session::new, CAP);
         let (mut finished, mut max_live) = (0usize, 0usize);
-        while let Some(frame) = reader.next_frame().expect("well formed") {
-            let at = At {
-                packet: frame.index,
-                ts: frame.ts,
-            };
-            if let Decoded::Tcp(seg) = decode::decode(frame.linktype, frame.data) {
-                table.segment(&seg, at);
-            }
+        feed(&mut reader, &mut table, |table| {
             max_live = max_live.max(table.live());
             finished += table.take_finished().count();
-        }
+        });
         table.finish_all();
         finished += table.take_finished().count();
         (finished, max_live, table.counters.evicted)
@@ -1293,15 +1298,7 @@ fn held_while_live(capture: Vec<u8>) -> usize {
     let before = LIVE.with(Cell::get);
     let mut reader = Reader::new(Box::new(Cursor::new(capture))).expect("pcap");
     let mut table = Table::new(Session::new);
-    while let Some(frame) = reader.next_frame().expect("well formed") {
-        let at = At {
-            packet: frame.index,
-            ts: frame.ts,
-        };
-        if let Decoded::Tcp(seg) = decode::decode(frame.linktype, frame.data) {
-            table.segment(&seg, at);
-        }
-    }
+    feed(&mut reader, &mut table, |_| {});
     assert_eq!(table.take_finished().count(), 0, "every connection alive");
     // Frees the reader's buffer, and the capture allocated before.
     drop(reader);
