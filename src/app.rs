@@ -463,16 +463,27 @@ impl Session {
                 // Only decrypted connections have plaintext: the common
                 // path pays for no ALPN lookup.
                 if t.has_plaintext() {
-                    let alpn = t.negotiated_alpn();
-                    t.take_plaintext(&mut |s, plain, when| match plain {
-                        Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
-                        Plain::Lost(len) => http.on_gap(s, len),
-                    });
+                    deliver_plaintext(t, http);
                 }
             }
             None => http.feed(side, data, at),
         }
     }
+}
+
+/// Hands a TLS session's decrypted application data to the HTTP parsers;
+/// the negotiated ALPN, which picks the parser, is looked up only until
+/// one is picked.
+fn deliver_plaintext(t: &mut TlsSession, http: &mut Parsers) {
+    let alpn = if http.started() {
+        None
+    } else {
+        t.negotiated_alpn()
+    };
+    t.take_plaintext(&mut |s, plain, when| match plain {
+        Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
+        Plain::Lost(len) => http.on_gap(s, len),
+    });
 }
 
 /// Bytes a record adds to its plaintext under the connection's cipher, when
@@ -627,11 +638,7 @@ impl Analyzer for Session {
         let Session { tls, http, .. } = self;
         if let Some(t) = tls {
             t.on_close(closer, at);
-            let alpn = t.negotiated_alpn();
-            t.take_plaintext(&mut |s, plain, when| match plain {
-                Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
-                Plain::Lost(len) => http.on_gap(s, len),
-            });
+            deliver_plaintext(t, http);
         }
         http.on_close(at);
     }
