@@ -7,7 +7,8 @@ use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::{Counters, Finished, Table};
 use crate::keys::KeyLog;
-use crate::ledger::{Capture, Connection, HandshakeBrief, Limits, RequestSpan};
+use crate::ledger::store::Builder;
+use crate::ledger::{Capture, Connection, Connections, HandshakeBrief, Limits, RequestSpan};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
@@ -20,51 +21,75 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct CaptureResult {
     pub info: Capture,
-    pub connections: Vec<Connection>,
+    pub connections: Connections,
     /// A problem that stopped reading: the results cover what came before.
     pub error: Option<capture::Error>,
 }
 
+/// What to keep of the finished connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keep {
+    /// Their records, for reports that list connections, requests and
+    /// anomalies (JSON, CSV, HTML, the table's `--connections`).
+    Records,
+    /// Their digests only: enough for the totals, servers, findings and
+    /// gates.
+    Digests,
+}
+
 /// Reads the capture at `path` (`-` for stdin), decrypting TLS with `keys`
 /// and with any secrets the capture carries; `progress` advances by the
-/// bytes read from it.
+/// bytes read from it. Keeps every connection's record.
 pub fn file(path: &Path, keys: &Arc<KeyLog>, progress: Option<&ProgressBar>) -> CaptureResult {
+    file_keeping(path, keys, progress, Keep::Records)
+}
+
+/// [`file`], keeping what `keep` says of the finished connections.
+pub fn file_keeping(
+    path: &Path,
+    keys: &Arc<KeyLog>,
+    progress: Option<&ProgressBar>,
+    keep: Keep,
+) -> CaptureResult {
     let name = path.display().to_string();
     let src: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
         match std::fs::File::open(path) {
             Ok(f) => Box::new(f),
-            Err(e) => return failed(name, capture::Error::Io(e)),
+            Err(e) => return failed(name, capture::Error::Io(e), keep),
         }
     };
     let src = match progress {
         Some(bar) => Box::new(bar.wrap_read(src)),
         None => src,
     };
-    reader(name, src, keys)
+    match Reader::new(src) {
+        Ok(reader) => run(name, reader, keys, keep),
+        Err(e) => failed(name, e, keep),
+    }
 }
 
 /// Reads a capture from any byte source, named `name` in the report.
 pub fn reader(name: String, src: Box<dyn Read + Send>, keys: &Arc<KeyLog>) -> CaptureResult {
     match Reader::new(src) {
-        Ok(reader) => run(name, reader, keys),
-        Err(e) => failed(name, e),
+        Ok(reader) => run(name, reader, keys, Keep::Records),
+        Err(e) => failed(name, e, Keep::Records),
     }
 }
 
-fn failed(name: String, e: capture::Error) -> CaptureResult {
+fn failed(name: String, e: capture::Error, keep: Keep) -> CaptureResult {
     CaptureResult {
+        connections: Builder::new(Arc::from(name.as_str()), keep == Keep::Records).finish(),
         info: Capture {
             file: name,
             ..Capture::default()
         },
-        connections: Vec::new(),
         error: Some(e),
     }
 }
 
-fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
+fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> CaptureResult {
     let mut info = Capture {
         file: name,
         format: Some(reader.format()),
@@ -74,9 +99,8 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
     let store = Rc::new(KeyStore::new(Arc::clone(keys)));
     let shared = Rc::clone(&store);
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
-    let mut connections = Vec::new();
     let file: Arc<str> = Arc::from(info.file.as_str());
-    let mut texts = Interner::default();
+    let mut connections = Builder::new(Arc::clone(&file), keep == Keep::Records);
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -109,16 +133,14 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>) -> CaptureResult {
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &file, &mut texts, &mut connections);
+        collect(&mut table, &file, &mut connections);
     };
     table.finish_all();
-    collect(&mut table, &file, &mut texts, &mut connections);
+    collect(&mut table, &file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
     info.limits = limits(&table.counters, reader.secrets_dropped());
-    // Connections finish in the order they end; report them in the order
-    // they began.
-    connections.sort_by_key(|c: &Connection| c.tcp.first_packet);
+    let connections = connections.finish();
     CaptureResult {
         info,
         connections,
@@ -143,59 +165,10 @@ fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
     }
 }
 
-/// One shared copy of each text that repeats across a capture's
-/// connections (SNI, ALPN, version, cipher, JA3, JA4): what the finished
-/// connections hold until the report is written.
-#[derive(Default)]
-struct Interner(std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>);
-
-/// Past this many distinct texts the set stops growing (a capture of
-/// random SNIs would gain nothing from it); texts are then kept as they are.
-const INTERNED_MAX: usize = 1 << 16;
-
-impl Interner {
-    fn share(&mut self, text: &mut Arc<str>) {
-        if let Some(shared) = self.0.get(text) {
-            *text = Arc::clone(shared);
-        } else if self.0.len() < INTERNED_MAX {
-            self.0.insert(Arc::clone(text));
-        }
-    }
-
-    fn summary(&mut self, t: &mut crate::tls::TlsSummary) {
-        for text in [
-            &mut t.version,
-            &mut t.sni,
-            &mut t.alpn,
-            &mut t.cipher,
-            &mut t.ja3,
-            &mut t.ja4,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            self.share(text);
-        }
-        t.alpn_offered.iter_mut().for_each(|a| self.share(a));
-    }
-}
-
-fn collect(
-    table: &mut Table<Session>,
-    file: &Arc<str>,
-    texts: &mut Interner,
-    out: &mut Vec<Connection>,
-) {
+fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Builder) {
     for done in table.take_finished() {
-        // Grown by an eighth, not doubled: a capture's connections are
-        // most of the memory at the end, and doubling leaves up to half of
-        // it unused (large reallocations are remapped, not copied).
-        if out.len() == out.capacity() {
-            out.reserve_exact(out.len() / 8 + 64);
-        }
         let mut c = entry(file, done);
         if let Some(t) = &mut c.tls {
-            texts.summary(t);
             c.record_span = crate::findings::record_span(t, c.tcp.end);
             t.first_records = Vec::new();
         }
@@ -226,33 +199,5 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         request_span: RequestSpan::default(),
         record_span: None,
         requests: session.take_requests(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn equal_texts_share_one_copy_until_the_cap() {
-        let mut texts = Interner::default();
-        let mut a: Arc<str> = Arc::from("example.com");
-        let mut b: Arc<str> = Arc::from(String::from("example.com"));
-        assert!(!Arc::ptr_eq(&a, &b));
-        texts.share(&mut a);
-        texts.share(&mut b);
-        assert!(Arc::ptr_eq(&a, &b));
-        for i in 0..INTERNED_MAX + 10 {
-            texts.share(&mut Arc::from(format!("host{i}")));
-        }
-        assert_eq!(texts.0.len(), INTERNED_MAX);
-        // Full: a new text stays as it is, a known one is still shared.
-        let mut c: Arc<str> = Arc::from("new.example");
-        let before = Arc::clone(&c);
-        texts.share(&mut c);
-        assert!(Arc::ptr_eq(&c, &before));
-        let mut d: Arc<str> = Arc::from("example.com");
-        texts.share(&mut d);
-        assert!(Arc::ptr_eq(&d, &a));
     }
 }

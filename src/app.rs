@@ -25,7 +25,7 @@ use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
 use crate::tls::decrypt::{KeyStore, Plain};
 use crate::tls::{self, TlsSession};
 use crate::{At, Side};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 /// Bytes of each side looked at before giving up on recognising it: the
@@ -33,7 +33,7 @@ use std::rc::Rc;
 pub const SNIFF_LEN: usize = 24;
 
 /// What a connection's streams were recognised as.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// No payload, or not enough to tell.

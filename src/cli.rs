@@ -93,6 +93,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether the report lists connections, requests or anomalies (and
+    /// so needs every connection's record, not just the figures).
+    pub fn lists_connections(&self) -> bool {
+        self.connections
+            || self.html.is_some()
+            || matches!(self.format, OutputFormat::Json | OutputFormat::Csv)
+    }
+
     /// A quiet run over `captures` with every other setting at its default.
     pub fn new(captures: Vec<PathBuf>) -> Config {
         Config {

@@ -25,10 +25,10 @@ pub mod tls;
 
 pub use time::Ts;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which end of a TCP connection sent some bytes, once roles are known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Client,
@@ -77,11 +77,13 @@ impl Problem {
     }
 }
 
-/// What a run produced: the ledger, and the captures that had problems.
+/// What a run produced: the ledger, the captures that had problems, and
+/// warnings that change no figure.
 #[derive(Debug)]
 pub struct Outcome {
     pub ledger: ledger::Ledger,
     pub problems: Vec<Problem>,
+    pub warnings: Vec<String>,
 }
 
 /// Analyses every capture of `config`, several at once across cores; the
@@ -90,11 +92,16 @@ pub struct Outcome {
 pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> Outcome {
     use rayon::prelude::*;
     let keys = std::sync::Arc::clone(&config.keys);
+    let keep = if config.lists_connections() {
+        analyze::Keep::Records
+    } else {
+        analyze::Keep::Digests
+    };
     let read_all = || -> Vec<analyze::CaptureResult> {
         config
             .captures
             .par_iter()
-            .map(|path| analyze::file(path, &keys, progress))
+            .map(|path| analyze::file_keeping(path, &keys, progress, keep))
             .collect()
     };
     // rayon's global pool has one thread per core; --jobs asks for fewer
@@ -108,7 +115,11 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     };
     let mut parts = Vec::new();
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     for mut result in results {
+        if let Some(w) = result.connections.warning.take() {
+            warnings.push(format!("{}: {w}", result.info.file));
+        }
         if let Some(error) = result.error.take() {
             result.info.error = Some(error.to_string());
             problems.push(Problem {
@@ -121,7 +132,11 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     let mut ledger = ledger::Ledger::new(parts);
     let findings = findings::diagnose(&ledger);
     ledger.set_findings(findings);
-    Outcome { ledger, problems }
+    Outcome {
+        ledger,
+        problems,
+        warnings,
+    }
 }
 
 /// A `--fail-if` gate that tripped, with where and at what value.

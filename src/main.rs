@@ -53,6 +53,9 @@ fn main() -> ExitCode {
         bar.finish_and_clear();
     }
     if !config.quiet {
+        for w in &outcome.warnings {
+            eprintln!("connreuse: warning: {w}");
+        }
         for c in &outcome.ledger.captures {
             for w in &c.keylog_warnings {
                 eprintln!(

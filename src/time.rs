@@ -1,6 +1,6 @@
 //! Capture timestamps: nanoseconds since the Unix epoch, printed as RFC 3339.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// A capture timestamp in nanoseconds since 1970-01-01T00:00:00Z (UTC).
@@ -53,9 +53,21 @@ impl fmt::Display for Ts {
     }
 }
 
+/// RFC 3339 in the report; nanoseconds in the spill of finished
+/// connections, which is the only thing read back.
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_i64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        i64::deserialize(d).map(Ts)
     }
 }
 

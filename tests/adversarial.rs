@@ -551,14 +551,20 @@ fn more_open_connections_than_the_live_cap_are_evicted_oldest_first() {
     );
     assert!(result.error.is_none(), "{:?}", result.error);
     let ledger = Ledger::new(vec![(result.info, result.connections)]);
-    assert_eq!(ledger.connections.len(), N as usize);
-    let evicted: Vec<usize> = (0..ledger.connections.len())
-        .filter(|&i| ledger.connections[i].tcp.evicted)
+    assert_eq!(ledger.connection_count(), N as usize);
+    let evicted: Vec<usize> = ledger
+        .connections()
+        .enumerate()
+        .filter(|(_, c)| c.as_ref().expect("record").tcp.evicted)
+        .map(|(i, _)| i)
         .collect();
     assert_eq!(evicted, (0..EVICTED).collect::<Vec<_>>());
+    let anomalies: Vec<connreuse::ledger::Anomaly> = ledger
+        .anomalies()
+        .collect::<std::io::Result<_>>()
+        .expect("records");
     type Entry<'a> = (usize, &'a str, Option<connreuse::Side>, u64, Option<u64>);
-    let tcp_anomalies: Vec<Entry<'_>> = ledger
-        .anomalies
+    let tcp_anomalies: Vec<Entry<'_>> = anomalies
         .iter()
         .map(|a| (a.connection, a.kind.as_str(), a.side, a.packet, a.bytes))
         .collect();
@@ -567,8 +573,7 @@ fn more_open_connections_than_the_live_cap_are_evicted_oldest_first() {
         .collect();
     assert_eq!(tcp_anomalies, expected);
     assert!(
-        ledger
-            .anomalies
+        anomalies
             .iter()
             .all(|a| a.layer == connreuse::ledger::Layer::Tcp)
     );

@@ -29,6 +29,8 @@ fn cleartext_request_counts_agree_with_tshark() {
         let result = analyze::file(&root.join(name), &Default::default(), None);
         let ours: u64 = result
             .connections
+            .to_vec()
+            .expect("records")
             .iter()
             .filter_map(|c| c.http.as_ref())
             .filter(|h| h.requests_basis == connreuse::ledger::Basis::Observed)

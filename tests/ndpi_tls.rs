@@ -121,7 +121,7 @@ fn tls_facts_agree_with_ndpi() {
         let capture = root.join("ndpi").join(&name);
         let result = analyze::file(&capture, &Default::default(), None);
         let mut seen = std::collections::HashSet::new();
-        for c in &result.connections {
+        for c in &result.connections.to_vec().expect("records") {
             let mut ends = [c.tcp.client.to_string(), c.tcp.server.to_string()];
             ends.sort();
             let key = ends.join("|");

@@ -20,7 +20,9 @@ fn capture(name: &str) -> PathBuf {
 }
 
 fn ledger(paths: &[PathBuf]) -> Ledger {
-    let outcome = connreuse::run(&Config::new(paths.to_vec()), None);
+    let mut config = Config::new(paths.to_vec());
+    config.format = connreuse::cli::OutputFormat::Csv;
+    let outcome = connreuse::run(&config, None);
     assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
     outcome.ledger
 }

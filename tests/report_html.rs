@@ -26,7 +26,9 @@ fn capture(name: &str) -> PathBuf {
 }
 
 fn ledger(path: &Path) -> Ledger {
-    let outcome = connreuse::run(&Config::new(vec![path.to_path_buf()]), None);
+    let mut config = Config::new(vec![path.to_path_buf()]);
+    config.html = Some(PathBuf::from("unused.html"));
+    let outcome = connreuse::run(&config, None);
     assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
     outcome.ledger
 }
@@ -95,7 +97,7 @@ fn one_bar_per_connection_agreeing_with_tshark() {
         let conns = want["per_connection"].as_array().expect("per_connection");
         let bars = page.matches("<rect class=\"conn ").count();
         assert_eq!(bars, conns.len(), "{file}: bars against tshark's streams");
-        assert_eq!(bars, ledger.connections.len(), "{file}: bars");
+        assert_eq!(bars, ledger.connection_count(), "{file}: bars");
         // Every bar has its hover title, opened right after the rect.
         let titled = page.matches("rx=\"1.5\"><title>#").count();
         assert_eq!(titled, bars, "{file}: titles");
@@ -129,7 +131,7 @@ fn one_bar_per_connection_agreeing_with_tshark() {
             .sum();
         assert_eq!(
             ticks + merged,
-            ledger.requests.len(),
+            ledger.requests().count(),
             "{file}: request ticks"
         );
         check_self_contained(file, &page);
@@ -154,23 +156,26 @@ fn go_h2_concurrent_shows_one_busy_connection_among_idle_ones() {
 #[test]
 fn capture_strings_are_escaped() {
     let path = capture("curl-h1-keepalive.pcap");
-    let mut ledger = ledger(&path);
+    let result = connreuse::analyze::file(&path, &Default::default(), None);
+    let mut conns = result.connections.to_vec().expect("records");
     let evil = "<script>alert(\"x\")</script>&'";
     let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;";
-    ledger.servers[0].server = evil.into();
-    if let Some(tls) = ledger.connections[0].tls.as_mut() {
+    if let Some(tls) = conns[0].tls.as_mut() {
         tls.sni = Some(evil.into());
         tls.version = Some("<b>TLS</b>".into());
     }
-    ledger.captures[0].file = "cap<1>.pcap".into();
-    ledger.requests.push(Request {
+    let start = conns[0].tcp.start;
+    conns[0].requests.push(Request {
         connection: 0,
         method: "GET".into(),
         authority: Some(evil.into()),
         path: "/\"><img src=x onerror=alert(1)>?a=1&b=http://evil.test/".into(),
-        start: ledger.connections[0].tcp.start,
+        start,
         ..Request::default()
     });
+    let mut ledger = Ledger::from_vecs(vec![(result.info, conns)]);
+    ledger.servers[0].server = evil.into();
+    ledger.captures[0].file = "cap<1>.pcap".into();
     ledger.set_findings(vec![Finding {
         kind: FindingKind::NoReuse,
         capture: "cap<1>.pcap".into(),

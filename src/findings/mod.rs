@@ -10,8 +10,7 @@
     clippy::panic
 )]
 
-use crate::ledger::servers::{carried_requests, requests_of, unused};
-use crate::ledger::{Connection, Finding, FindingKind, Ledger, Server};
+use crate::ledger::{Connection, Digest, Finding, FindingKind, Ledger, Server};
 use crate::{Side, Ts};
 use std::collections::BTreeMap;
 
@@ -29,10 +28,10 @@ pub const IDLE_CLOSE: Ts = Ts(500_000_000);
 pub fn diagnose(ledger: &Ledger) -> Vec<Finding> {
     let mut out = Vec::new();
     for server in &ledger.servers {
-        let conns: Vec<(usize, &Connection)> = server
+        let conns: Vec<(usize, &Digest)> = server
             .connection_ids
             .iter()
-            .filter_map(|&i| ledger.connections.get(i).map(|c| (i, c)))
+            .filter_map(|&i| ledger.digests.get(i).map(|c| (i, c)))
             .collect();
         out.extend(concurrent_dials(server, &conns));
         out.extend(no_reuse(server, &conns));
@@ -64,7 +63,7 @@ fn millis(d: Ts) -> f64 {
 /// last response when requests were read; inside TLS without keys, from the
 /// client's first to the last application-data record it is known by
 /// (alert-sized records aside); else its whole lifetime.
-fn busy_span(c: &Connection) -> (Ts, Ts) {
+pub fn busy_span(c: &Connection) -> (Ts, Ts) {
     let whole = (c.tcp.start, c.tcp.end);
     if let (Some(start), Some(end)) = (c.request_span.first_start, c.request_span.busy_end) {
         return (start, end);
@@ -93,18 +92,18 @@ pub fn record_span(t: &crate::tls::TlsSummary, connection_end: Ts) -> Option<(Ts
 
 /// Groups connections whose starts are each within [`DIAL_WINDOW`] of the
 /// previous one.
-fn bursts<'a>(conns: &[(usize, &'a Connection)]) -> Vec<Vec<(usize, &'a Connection)>> {
+fn bursts<'a>(conns: &[(usize, &'a Digest)]) -> Vec<Vec<(usize, &'a Digest)>> {
     let mut sorted = conns.to_vec();
-    sorted.sort_by_key(|(_, c)| c.tcp.start);
-    let mut out: Vec<Vec<(usize, &Connection)>> = Vec::new();
+    sorted.sort_by_key(|(_, c)| c.start);
+    let mut out: Vec<Vec<(usize, &Digest)>> = Vec::new();
     let mut last: Option<Ts> = None;
     for (i, c) in sorted {
-        let near = last.is_some_and(|t| c.tcp.start.0.saturating_sub(t.0) <= DIAL_WINDOW.0);
+        let near = last.is_some_and(|t| c.start.0.saturating_sub(t.0) <= DIAL_WINDOW.0);
         match out.last_mut() {
             Some(group) if near => group.push((i, c)),
             _ => out.push(vec![(i, c)]),
         }
-        last = Some(c.tcp.start);
+        last = Some(c.start);
     }
     out
 }
@@ -112,31 +111,22 @@ fn bursts<'a>(conns: &[(usize, &'a Connection)]) -> Vec<Vec<(usize, &'a Connecti
 /// Several connections dialled at once, most never used, while one carried
 /// the requests: clients that fan out before their first (HTTP/2)
 /// connection is ready.
-fn concurrent_dials(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+fn concurrent_dials(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     let mut out = Vec::new();
     for group in bursts(conns) {
         if group.len() < MIN_DIALS {
             continue;
         }
-        let idle = group.iter().filter(|(_, c)| unused(c)).count();
-        let used: Vec<&(usize, &Connection)> =
-            group.iter().filter(|(_, c)| carried_requests(c)).collect();
+        let idle = group.iter().filter(|(_, c)| c.unused).count();
+        let used: Vec<&(usize, &Digest)> = group.iter().filter(|(_, c)| c.carried).collect();
         if idle * 2 < group.len() || used.is_empty() {
             continue;
         }
-        let first = group.first().map_or(Ts(0), |(_, c)| c.tcp.start);
-        let last = group.last().map_or(Ts(0), |(_, c)| c.tcp.start);
+        let first = group.first().map_or(Ts(0), |(_, c)| c.start);
+        let last = group.last().map_or(Ts(0), |(_, c)| c.start);
         let spread = Ts(last.0.saturating_sub(first.0));
-        let h2 = used.iter().any(|(_, c)| {
-            c.http
-                .as_ref()
-                .and_then(|h| h.protocol)
-                .is_some_and(|p| p.starts_with("h2"))
-                || c.tls
-                    .as_ref()
-                    .is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2"))
-        });
-        let busiest = used.iter().map(|(_, c)| requests_of(c)).max().flatten();
+        let h2 = used.iter().any(|(_, c)| c.is_h2() || c.offered_h2);
+        let busiest = used.iter().map(|(_, c)| c.requests).max().flatten();
         let carried = match (used.len(), busiest) {
             (1, Some(n)) => format!("one connection carried all {n} requests"),
             (1, None) => {
@@ -191,24 +181,24 @@ enum EndCause {
     ServerClosed,
 }
 
-fn end_cause(c: &Connection, next: &Connection) -> EndCause {
-    let asked = c.http.as_ref().and_then(|h| h.close_requested_by);
-    if busy_span(c).1 > next.tcp.start {
+fn end_cause(c: &Digest, next: &Digest) -> EndCause {
+    let asked = c.close_requested_by;
+    if c.busy.1 > next.start {
         return EndCause::Parallel;
     }
     // Closing one connection and dialling the next race inside a client:
     // a close that came before the next connection's request was done
     // counts as closing first; one that came later left it open.
-    let closed_before_next = c.tcp.closed_at.is_some_and(|t| t <= busy_span(next).1);
+    let closed_before_next = c.closed_at.is_some_and(|t| t <= next.busy.1);
     if !closed_before_next {
         return EndCause::ClientNeverClosed;
     }
-    match (c.tcp.closed_by, asked) {
+    match (c.closed_by, asked) {
         (_, Some(Side::Server)) => EndCause::ServerAskedClose,
         (Some(Side::Client), Some(Side::Client)) => EndCause::ClientClosed,
         (Some(Side::Server), _) => {
-            let last_response = c.request_span.last_response;
-            let closed_at = c.tcp.closed_at.unwrap_or(c.tcp.end);
+            let last_response = c.last_response;
+            let closed_at = c.closed_at.unwrap_or(c.end);
             match last_response {
                 Some(t) if closed_at.0.saturating_sub(t.0) >= IDLE_CLOSE.0 => {
                     EndCause::ServerIdleTimeout
@@ -221,16 +211,16 @@ fn end_cause(c: &Connection, next: &Connection) -> EndCause {
 }
 
 /// Requests spread one per connection although keep-alive was possible.
-fn no_reuse(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
-    let mut singles: Vec<(usize, &Connection)> = conns
+fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
+    let mut singles: Vec<(usize, &Digest)> = conns
         .iter()
-        .filter(|(_, c)| requests_of(c) == Some(1))
+        .filter(|(_, c)| c.requests == Some(1))
         .copied()
         .collect();
     if singles.len() < MIN_NO_REUSE || singles.len() * 2 < conns.len() {
         return Vec::new();
     }
-    singles.sort_by_key(|(_, c)| c.tcp.start);
+    singles.sort_by_key(|(_, c)| c.start);
     let mut causes: BTreeMap<EndCause, usize> = BTreeMap::new();
     for pair in singles.windows(2) {
         if let [(_, c), (_, next)] = pair {
@@ -315,19 +305,11 @@ fn no_reuse(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
 /// HTTP/1.x on connections where h2 was on offer: the client offered h2 and
 /// the server chose HTTP/1.1, or the same server spoke h2 on other
 /// connections in the capture.
-fn http1_despite_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
-    let protocol = |c: &Connection| c.http.as_ref().and_then(|h| h.protocol);
-    let is_h1 = |c: &Connection| protocol(c).is_some_and(|p| p.starts_with("http/1"));
-    let server_speaks_h2 = conns.iter().any(|(_, c)| protocol(c) == Some("h2"));
-    let offered_h2 = |c: &Connection| {
-        c.tls
-            .as_ref()
-            .is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2"))
-    };
-    let h1: Vec<&(usize, &Connection)> = conns
-        .iter()
-        .filter(|(_, c)| is_h1(c) && c.tls.is_some())
-        .collect();
+fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
+    let is_h1 = |c: &Digest| c.protocol.is_some_and(|p| p.starts_with("http/1"));
+    let server_speaks_h2 = conns.iter().any(|(_, c)| c.protocol == Some("h2"));
+    let offered_h2 = |c: &Digest| c.offered_h2;
+    let h1: Vec<&(usize, &Digest)> = conns.iter().filter(|(_, c)| is_h1(c) && c.tls).collect();
     let refused: Vec<usize> = h1
         .iter()
         .filter(|(_, c)| offered_h2(c))
@@ -388,19 +370,15 @@ struct Hello {
 
 /// Full TLS handshakes begun after an earlier handshake to the same server
 /// had completed, so a session could have been resumed.
-fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
+fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     let mut hs: Vec<Hello> = Vec::new();
     for (i, c) in conns {
         for h in &c.handshakes {
-            let start = c.tcp.start;
-            let done = h
-                .secs_to_complete
-                .map(|s| Ts(start.0.saturating_add((s * 1e9) as i64)));
             hs.push(Hello {
-                start,
-                done,
+                start: c.start,
+                done: h.done,
                 resumed: h.resumed,
-                offered: h.resumption_offered,
+                offered: h.offered,
                 conn: *i,
             });
         }
@@ -455,20 +433,14 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Connection)]) -> 
 
 /// Several HTTP/2 connections to one server carrying requests at the same
 /// time, where one could have multiplexed them.
-fn parallel_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> {
-    let h2: Vec<&(usize, &Connection)> = conns
+fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
+    let h2: Vec<&(usize, &Digest)> = conns
         .iter()
-        .filter(|(_, c)| {
-            c.http
-                .as_ref()
-                .and_then(|h| h.protocol)
-                .is_some_and(|p| p.starts_with("h2"))
-                && carried_requests(c)
-        })
+        .filter(|(_, c)| c.is_h2() && c.carried)
         .collect();
     // Connections opened together: lifetimes that merely overlap (an idle
     // connection kept while a later one is made) are not parallel requests.
-    let together: Vec<(usize, &Connection)> = h2.iter().map(|(i, c)| (*i, *c)).collect();
+    let together: Vec<(usize, &Digest)> = h2.iter().map(|(i, c)| (*i, *c)).collect();
     let Some(h2) = bursts(&together)
         .into_iter()
         .filter(|g| g.len() >= 2)
@@ -476,18 +448,12 @@ fn parallel_h2(server: &Server, conns: &[(usize, &Connection)]) -> Vec<Finding> 
     else {
         return Vec::new();
     };
-    let peak = crate::ledger::servers::peak_overlap(h2.iter().map(|(_, c)| busy_span(c)));
+    let peak = crate::ledger::servers::peak_overlap(h2.iter().map(|(_, c)| c.busy));
     if peak < 2 {
         return Vec::new();
     }
-    let peak_streams = h2
-        .iter()
-        .filter_map(|(_, c)| c.http.as_ref().and_then(|h| h.peak_concurrent_streams))
-        .max();
-    let limit = h2
-        .iter()
-        .filter_map(|(_, c)| c.http.as_ref().and_then(|h| h.max_concurrent_streams))
-        .min();
+    let peak_streams = h2.iter().filter_map(|(_, c)| c.peak_streams).max();
+    let limit = h2.iter().filter_map(|(_, c)| c.max_streams).min();
     // With both figures known, only report when one connection had room.
     if let (Some(p), Some(l)) = (peak_streams, limit)
         && u64::from(p) * u64::from(peak as u32) > u64::from(l)

@@ -18,7 +18,7 @@ pub(crate) mod testing;
 use crate::ledger::Request;
 use crate::{At, Side};
 use head::{ConnectionTokens, Framing, Parsed};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
 /// Largest header block (start line, fields, or trailers) buffered across
@@ -160,7 +160,7 @@ pub enum SwitchKind {
     Upgrade { protocol: String },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SwitchTag {
     H2c,

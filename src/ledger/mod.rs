@@ -1,14 +1,20 @@
 //! The ledger: everything the analysis learned, as plain serialisable data.
 //! No I/O here; `findings` reads it and `report` renders it.
 
+pub mod digest;
 pub mod servers;
+pub mod store;
 
 use crate::{Side, Ts};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::io;
 use std::net::SocketAddr;
 
+pub use digest::Digest;
+pub use store::{Connections, Part};
+
 /// One HTTP request (HTTP/1.x or one HTTP/2 stream) and its response.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Request {
     /// Index into the report's `connections[]`; filled in when the
     /// connection is entered into the ledger.
@@ -59,7 +65,7 @@ impl RequestSpan {
 }
 
 /// A figure per side of a connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerSide<T> {
     pub client: T,
     pub server: T,
@@ -72,7 +78,7 @@ impl<T> From<[T; 2]> for PerSide<T> {
 }
 
 /// How a side ended a TCP connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Close {
     Fin,
@@ -80,7 +86,7 @@ pub enum Close {
 }
 
 /// What TCP shows of one connection.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tcp {
     #[serde(serialize_with = "ser_addr")]
     pub client: SocketAddr,
@@ -111,13 +117,20 @@ pub struct Tcp {
     /// Finished before its end because too many connections were alive
     /// at once (flow::MAX_LIVE): what it carried afterwards is not counted.
     /// Present only when true.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// Last, and `default` when read back: the spill's compact form ends
+    /// one element early when it is skipped (`ledger::store`).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub evicted: bool,
 }
 
-/// "ip:port", with IPv6 in brackets: Rust's `SocketAddr` display.
+/// "ip:port", with IPv6 in brackets (Rust's `SocketAddr` display) in the
+/// report; serde's compact form in the spill of finished connections.
 fn ser_addr<S: serde::Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(a)
+    if s.is_human_readable() {
+        s.collect_str(a)
+    } else {
+        a.serialize(s)
+    }
 }
 
 /// The version of the JSON document's layout; bumped when a field changes
@@ -253,7 +266,7 @@ impl Limits {
 }
 
 /// One TCP connection and what it carried.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Connection {
     /// The capture file it was seen in (shared by its connections).
     pub capture: std::sync::Arc<str>,
@@ -286,7 +299,7 @@ pub struct Connection {
 }
 
 /// Which layer an anomaly was found in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layer {
     Tcp,
@@ -295,7 +308,7 @@ pub enum Layer {
 }
 
 /// Malformed protocol data or a cap that was hit: reported, never fatal.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Anomaly {
     /// Index into `connections[]`.
     pub connection: usize,
@@ -311,7 +324,7 @@ pub struct Anomaly {
 /// [`crate::tls::Handshake`] without its ClientHello, which is most of its
 /// size and which nothing after the connection's end reads except whether
 /// it offered to resume.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandshakeBrief {
     pub version: Option<u16>,
     pub outcome: crate::tls::Outcome,
@@ -372,7 +385,7 @@ pub struct HandshakeTotals {
 }
 
 impl HandshakeTotals {
-    fn add(&mut self, h: &HandshakeBrief) {
+    fn add(&mut self, h: &digest::HandshakeDigest) {
         use crate::tls::Outcome;
         self.total += 1;
         match h.outcome {
@@ -419,17 +432,22 @@ pub struct Totals {
     pub limits: Limits,
 }
 
-/// Everything one run learned.
-#[derive(Clone, Debug, Serialize)]
+/// Everything one run learned. The connections, their requests and their
+/// anomalies are read back from the stores when the report is written
+/// (`connections`, `requests`, `anomalies`); `digests` holds what the
+/// figures above them need.
+#[derive(Debug)]
 pub struct Ledger {
     pub schema_version: u32,
     pub captures: Vec<Capture>,
     pub totals: Totals,
     pub servers: Vec<Server>,
     pub findings: Vec<Finding>,
-    pub connections: Vec<Connection>,
-    pub requests: Vec<Request>,
-    pub anomalies: Vec<Anomaly>,
+    /// One per connection, in the report's order: index `i` is
+    /// `connections[i]`.
+    pub digests: Vec<Digest>,
+    /// The records, one store per capture (as `captures`).
+    stores: Vec<store::Store>,
 }
 
 impl Ledger {
@@ -457,8 +475,8 @@ impl Ledger {
     /// The figures over every connection, for `--fail-if` gates.
     pub fn overall(&self) -> Server {
         let mut all = servers::aggregate(
-            &self.connections,
-            (0..self.connections.len()).collect(),
+            &self.digests,
+            (0..self.digests.len()).collect(),
             String::new(),
             "overall".to_string(),
             NameSource::Address,
@@ -467,79 +485,129 @@ impl Ledger {
         all
     }
 
+    /// How many connections the report lists.
+    pub fn connection_count(&self) -> usize {
+        self.digests.len()
+    }
+
+    /// Connection `i` with its requests and anomalies.
+    pub fn connection(&self, i: usize) -> io::Result<Connection> {
+        let d = self
+            .digests
+            .get(i)
+            .ok_or_else(|| io::Error::other(format!("no connection {i}")))?;
+        self.store_of(d)?.reader().read(d.loc, Part::Whole, i)
+    }
+
+    fn store_of(&self, d: &Digest) -> io::Result<&store::Store> {
+        usize::try_from(d.capture)
+            .ok()
+            .and_then(|c| self.stores.get(c))
+            .ok_or_else(|| io::Error::other("a connection of no capture"))
+    }
+
+    /// Reads `part` of every connection's record, in the report's order.
+    fn each(&self, part: Part) -> impl Iterator<Item = io::Result<Connection>> + '_ {
+        let mut readers: Vec<store::Reader<'_>> = self.stores.iter().map(|s| s.reader()).collect();
+        self.digests.iter().enumerate().map(move |(i, d)| {
+            let reader = usize::try_from(d.capture)
+                .ok()
+                .and_then(|c| readers.get_mut(c))
+                .ok_or_else(|| io::Error::other("a connection of no capture"))?;
+            reader.read(d.loc, part, i)
+        })
+    }
+
+    /// Every connection, without its requests and anomalies, in the
+    /// report's order.
+    pub fn connections(&self) -> impl Iterator<Item = io::Result<Connection>> + '_ {
+        self.each(Part::Head)
+    }
+
+    /// Every connection with its requests and anomalies, in the report's
+    /// order.
+    pub fn records(&self) -> impl Iterator<Item = io::Result<Connection>> + '_ {
+        self.each(Part::Whole)
+    }
+
+    /// Every request, by connection and then by start.
+    pub fn requests(&self) -> impl Iterator<Item = io::Result<Request>> + '_ {
+        self.each(Part::Requests).flat_map(|c| match c {
+            Ok(c) => Box::new(c.requests.into_iter().map(Ok)) as Box<dyn Iterator<Item = _>>,
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        })
+    }
+
+    /// Every anomaly, by connection.
+    pub fn anomalies(&self) -> impl Iterator<Item = io::Result<Anomaly>> + '_ {
+        self.each(Part::Anomalies).flat_map(|c| match c {
+            Ok(c) => Box::new(c.anomalies.into_iter().map(Ok)) as Box<dyn Iterator<Item = _>>,
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        })
+    }
+
+    /// Builds the ledger from connections made in memory, one list per
+    /// capture (tests, tools).
+    pub fn from_vecs(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
+        Ledger::new(
+            parts
+                .into_iter()
+                .map(|(info, conns)| {
+                    let set = Connections::from_vec(&info.file, conns);
+                    (info, set)
+                })
+                .collect(),
+        )
+    }
+
     /// Builds the ledger from per-capture results, in the order given.
-    pub fn new(parts: Vec<(Capture, Vec<Connection>)>) -> Ledger {
+    pub fn new(parts: Vec<(Capture, Connections)>) -> Ledger {
         let mut captures = Vec::new();
-        let mut connections = Vec::new();
+        let mut stores = Vec::new();
+        let mut digests: Vec<Digest> = Vec::new();
+        let mut names: Vec<Vec<(String, NameSource)>> = Vec::new();
         let total: usize = parts.iter().map(|(_, c)| c.len()).sum();
-        for (info, conns) in parts {
-            captures.push(info);
-            if connections.is_empty() {
-                connections = conns;
-                connections.reserve_exact(total - connections.len());
+        for (k, (info, set)) in parts.into_iter().enumerate() {
+            let Connections {
+                digests: mut mine,
+                names: their_names,
+                store,
+                ..
+            } = set;
+            let k = u32::try_from(k).unwrap_or(u32::MAX);
+            mine.iter_mut().for_each(|d| d.capture = k);
+            if digests.is_empty() {
+                digests = mine;
+                digests.reserve_exact(total - digests.len());
             } else {
-                connections.extend(conns);
+                digests.extend(mine);
             }
+            captures.push(info);
+            stores.push(store);
+            names.push(their_names);
         }
         let mut tls_handshakes = HandshakeTotals::default();
-        let mut anomalies = Vec::new();
-        let mut requests = Vec::new();
         let (mut observed, mut estimated) = (0, 0);
-        let with_requests = connections
-            .iter()
-            .filter(|c| servers::carried_requests(c))
-            .count();
-        for (i, c) in connections.iter_mut().enumerate() {
-            c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
-            c.request_span = RequestSpan::of(&c.requests, c.tcp.end);
-            let start = requests.len();
-            requests.extend(
-                std::mem::take(&mut c.requests)
-                    .into_iter()
-                    .map(|r| Request { connection: i, ..r }),
-            );
-            if let Some(mine) = requests.get_mut(start..) {
-                mine.sort_by_key(|r| (r.start, r.stream_id));
+        for d in &digests {
+            d.handshakes.iter().for_each(|h| tls_handshakes.add(h));
+            match (d.basis, d.requests) {
+                (Some(Basis::Observed), Some(n)) => observed += n,
+                (Some(Basis::Estimated), Some(n)) => estimated += n,
+                _ => {}
             }
-            if let Some(h) = &c.http {
-                match (h.requests_basis, h.requests) {
-                    (Basis::Observed, Some(n)) => observed += n,
-                    (Basis::Estimated, Some(n)) => estimated += n,
-                    _ => {}
-                }
-            }
-            anomalies.extend(
-                std::mem::take(&mut c.anomalies)
-                    .into_iter()
-                    .map(|a| Anomaly { connection: i, ..a }),
-            );
         }
         let totals = Totals {
             captures: captures.len(),
             packets: captures.iter().map(|c| c.packets).sum(),
-            tcp_connections: connections.len(),
-            tcp_handshakes: connections.iter().filter(|c| c.tcp.syn_seen).count(),
-            tls_client_hellos: connections
-                .iter()
-                .filter_map(|c| c.tls.as_ref())
-                .map(|t| t.client_hellos)
-                .sum(),
+            tcp_connections: digests.len(),
+            tcp_handshakes: digests.iter().filter(|d| d.syn_seen).count(),
+            tls_client_hellos: digests.iter().map(|d| d.client_hellos).sum(),
             tls_handshakes,
-            connections_with_keys: connections
-                .iter()
-                .filter_map(|c| c.tls.as_ref())
-                .filter(|t| {
-                    t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
-                })
-                .count(),
-            connections_decrypted: connections
-                .iter()
-                .filter_map(|c| c.tls.as_ref())
-                .filter(|t| t.decrypted)
-                .count(),
+            connections_with_keys: digests.iter().filter(|d| d.with_keys).count(),
+            connections_decrypted: digests.iter().filter(|d| d.decrypted).count(),
             requests: observed,
             requests_estimated: estimated,
-            connections_with_requests: with_requests,
+            connections_with_requests: digests.iter().filter(|d| d.carried).count(),
             servers: 0,
             findings: 0,
             limits: captures.iter().fold(Limits::default(), |mut sum, c| {
@@ -547,7 +615,7 @@ impl Ledger {
                 sum
             }),
         };
-        let servers = servers::servers(&connections);
+        let servers = servers::servers(&mut digests, &captures, names);
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
@@ -557,15 +625,51 @@ impl Ledger {
             },
             servers,
             findings: Vec::new(),
-            connections,
-            requests,
-            anomalies,
+            digests,
+            stores,
         }
     }
 }
 
+/// The JSON document (docs/JSON.md): the connections, requests and
+/// anomalies are read back from the stores as they are written.
+impl Serialize for Ledger {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut doc = s.serialize_struct("Ledger", 8)?;
+        doc.serialize_field("schema_version", &self.schema_version)?;
+        doc.serialize_field("captures", &self.captures)?;
+        doc.serialize_field("totals", &self.totals)?;
+        doc.serialize_field("servers", &self.servers)?;
+        doc.serialize_field("findings", &self.findings)?;
+        doc.serialize_field("connections", &Each(|| self.connections()))?;
+        doc.serialize_field("requests", &Each(|| self.requests()))?;
+        doc.serialize_field("anomalies", &Each(|| self.anomalies()))?;
+        doc.end()
+    }
+}
+
+/// A sequence read as it is written; a read error ends the document.
+struct Each<F>(F);
+
+impl<F, I, T> Serialize for Each<F>
+where
+    F: Fn() -> I,
+    I: Iterator<Item = io::Result<T>>,
+    T: Serialize,
+{
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(None)?;
+        for item in (self.0)() {
+            seq.serialize_element(&item.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
 /// How a connection's HTTP protocol is known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProtocolBasis {
     /// Parsed from the bytes (cleartext or decrypted).
@@ -580,7 +684,7 @@ pub enum ProtocolBasis {
 }
 
 /// How a request count is known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// Every request was parsed (cleartext or decrypted).
@@ -592,11 +696,30 @@ pub enum Basis {
     Unknown,
 }
 
+/// The HTTP protocol names a connection can carry, for reading them back.
+const PROTOCOLS: [&str; 4] = ["http/1.0", "http/1.1", "h2", "h2c"];
+
+/// One of [`PROTOCOLS`]. Named so that serde's derive does not take an
+/// `Option<&str>` field for one borrowed from its input (which would bind
+/// the input to `'static`); `de_protocol` maps the text back instead.
+pub type ProtocolName = &'static str;
+
+fn de_protocol<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ProtocolName>, D::Error> {
+    let Some(name) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    match PROTOCOLS.iter().find(|p| **p == name) {
+        Some(p) => Ok(Some(p)),
+        None => Err(serde::de::Error::unknown_variant(&name, &PROTOCOLS)),
+    }
+}
+
 /// What a connection shows of HTTP.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Http {
     /// "http/1.0", "http/1.1", "h2" or "h2c"; null when unknown.
-    pub protocol: Option<&'static str>,
+    #[serde(deserialize_with = "de_protocol")]
+    pub protocol: Option<ProtocolName>,
     pub protocol_basis: Option<ProtocolBasis>,
     /// Requests carried; null when unknown.
     pub requests: Option<u64>,

@@ -1,8 +1,9 @@
 //! Per-server figures, aggregated from the connections: the answer to "how
 //! many handshakes served how many requests" for each server.
 
-use super::{Basis, Connection, HandshakeTotals, NameSource, Server};
+use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server};
 use crate::Ts;
+use std::collections::HashMap;
 
 /// The name a connection's server goes by: SNI, else the first request's
 /// Host or `:authority`, else its address.
@@ -65,26 +66,26 @@ pub fn peak_overlap(spans: impl IntoIterator<Item = (Ts, Ts)>) -> usize {
 
 /// Aggregates connections (indices into `all`) into one server's figures.
 pub fn aggregate(
-    all: &[Connection],
+    all: &[Digest],
     ids: Vec<usize>,
     capture: String,
     server: String,
     name_source: NameSource,
 ) -> Server {
-    let conns: Vec<&Connection> = ids.iter().filter_map(|&i| all.get(i)).collect();
+    let conns: Vec<&Digest> = ids.iter().filter_map(|&i| all.get(i)).collect();
     let mut tls_handshakes = HandshakeTotals::default();
     let mut protocols: Vec<&'static str> = Vec::new();
     let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
     for c in &conns {
         c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
-        if let Some(p) = c.http.as_ref().and_then(|h| h.protocol)
+        if let Some(p) = c.protocol
             && !protocols.contains(&p)
         {
             protocols.push(p);
         }
         // Connections without HTTP (other protocols, no payload) carry no
         // requests: they make no count unknown.
-        match (c.http.as_ref().map(|h| h.requests_basis), requests_of(c)) {
+        match (c.basis, c.requests) {
             (Some(Basis::Observed), Some(n)) => observed += n,
             (Some(Basis::Estimated), Some(n)) => estimated += n,
             (Some(_), None) => unknown += 1,
@@ -97,7 +98,7 @@ pub fn aggregate(
         (_, e) if e > 0 => Basis::Estimated,
         _ => Basis::Observed,
     };
-    let tcp_handshakes = conns.iter().filter(|c| c.tcp.syn_seen).count();
+    let tcp_handshakes = conns.iter().filter(|c| c.syn_seen).count();
     let handshakes = if tls_handshakes.total > 0 {
         tls_handshakes.total
     } else {
@@ -121,35 +122,58 @@ pub fn aggregate(
         connections_unknown_requests: unknown,
         requests_basis,
         requests_per_handshake,
-        connections_with_requests: conns.iter().filter(|c| carried_requests(c)).count(),
-        unused_connections: conns.iter().filter(|c| unused(c)).count(),
-        peak_connections: peak_overlap(conns.iter().map(|c| (c.tcp.start, c.tcp.end))),
+        connections_with_requests: conns.iter().filter(|c| c.carried).count(),
+        unused_connections: conns.iter().filter(|c| c.unused).count(),
+        peak_connections: peak_overlap(conns.iter().map(|c| (c.start, c.end))),
         findings: 0,
         connection_ids: ids,
     }
 }
 
-/// Every server of every capture, in the order their first connection began.
-pub fn servers(all: &[Connection]) -> Vec<Server> {
-    let mut order: Vec<(std::sync::Arc<str>, String, NameSource)> = Vec::new();
-    let mut groups: std::collections::HashMap<(std::sync::Arc<str>, String), Vec<usize>> =
-        std::collections::HashMap::new();
-    for (i, c) in all.iter().enumerate() {
-        let (name, source) = name_of(c);
-        let key = (c.capture.clone(), name.clone());
-        let ids = groups.entry(key).or_default();
-        if ids.is_empty() {
-            order.push((c.capture.clone(), name, source));
+/// Every server of every capture, in the order their first connection
+/// began; `names[k]` are capture `k`'s server names, which the digests
+/// refer to until this points them at the servers instead. Captures of
+/// the same file name share their servers.
+pub fn servers(
+    all: &mut [Digest],
+    captures: &[Capture],
+    names: Vec<Vec<(String, NameSource)>>,
+) -> Vec<Server> {
+    // Per capture, per name: the server's index, once it has one.
+    let mut index: Vec<Vec<Option<u32>>> = names.iter().map(|n| vec![None; n.len()]).collect();
+    let mut by_name: HashMap<(&str, &str), u32> = HashMap::new();
+    let mut groups: Vec<(usize, usize, Vec<usize>)> = Vec::new();
+    for (i, d) in all.iter_mut().enumerate() {
+        let (k, n) = (d.capture as usize, d.server as usize);
+        let (Some(slot), Some(file), Some((name, _))) = (
+            index.get_mut(k).and_then(|v| v.get_mut(n)),
+            captures.get(k).map(|c| c.file.as_str()),
+            names.get(k).and_then(|v| v.get(n)),
+        ) else {
+            continue;
+        };
+        let s = *slot.get_or_insert_with(|| {
+            *by_name.entry((file, name.as_str())).or_insert_with(|| {
+                groups.push((k, n, Vec::new()));
+                u32::try_from(groups.len() - 1).unwrap_or(u32::MAX)
+            })
+        });
+        if let Some((_, _, ids)) = groups.get_mut(s as usize) {
+            ids.push(i);
         }
-        ids.push(i);
+        d.server = s;
     }
-    order
+    drop(by_name);
+    groups
         .into_iter()
-        .map(|(capture, name, source)| {
-            let ids = groups
-                .remove(&(capture.clone(), name.clone()))
-                .unwrap_or_default();
-            aggregate(all, ids, capture.to_string(), name, source)
+        .map(|(k, n, ids)| {
+            let (name, source) = names
+                .get(k)
+                .and_then(|v| v.get(n))
+                .cloned()
+                .unwrap_or((String::new(), NameSource::Address));
+            let capture = captures.get(k).map(|c| c.file.clone()).unwrap_or_default();
+            aggregate(all, ids, capture, name, source)
         })
         .collect()
 }

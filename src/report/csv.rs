@@ -186,7 +186,7 @@ impl Drop for Temp {
 
 /// For each connection, the index of its server in `ledger.servers`.
 fn server_of_connection(ledger: &Ledger) -> Vec<Option<usize>> {
-    let mut of = vec![None; ledger.connections.len()];
+    let mut of = vec![None; ledger.connection_count()];
     for (s, server) in ledger.servers.iter().enumerate() {
         for &c in &server.connection_ids {
             if let Some(slot) = of.get_mut(c) {
@@ -484,8 +484,8 @@ fn write_connections(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut r = Rows::new(out, CONNECTION_COLUMNS)?;
-    for (id, c) in ledger.connections.iter().enumerate() {
-        connection_row(&mut r, id, c, server_name(ledger, server_of, id))?;
+    for (id, c) in ledger.connections().enumerate() {
+        connection_row(&mut r, id, &c?, server_name(ledger, server_of, id))?;
     }
     r.finish()
 }
@@ -613,8 +613,9 @@ fn write_requests(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let mut r = Rows::new(out, REQUEST_COLUMNS)?;
-    for q in &ledger.requests {
-        request_row(&mut r, q, server_name(ledger, server_of, q.connection))?;
+    for q in ledger.requests() {
+        let q = q?;
+        request_row(&mut r, &q, server_name(ledger, server_of, q.connection))?;
     }
     r.finish()
 }

@@ -275,8 +275,10 @@ fn summary(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
          <th>first packet</th><th>duration</th><th>connections</th><th>not read</th></tr>"
     )?;
     let mut per_capture: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in &l.connections {
-        *per_capture.entry(&*c.capture).or_default() += 1;
+    for d in &l.digests {
+        if let Some(c) = l.captures.get(d.capture as usize) {
+            *per_capture.entry(c.file.as_str()).or_default() += 1;
+        }
     }
     for c in &l.captures {
         let conns = per_capture.get(c.file.as_str()).copied().unwrap_or(0);
@@ -602,26 +604,21 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
          hover for details. Requests are ticked where they were read (cleartext or decrypted); the \
          handshake mark runs from the ClientHello to completion (or to the close that ended it).</p>"
     )?;
-    if l.connections.is_empty() {
+    let count = l.connection_count();
+    if count == 0 {
         return writeln!(w, "<p class=\"muted\">No connections.</p></section>");
     }
-    if l.connections.len() > MAX_BARS {
+    if count > MAX_BARS {
         writeln!(
             w,
             "<p class=\"note\">The timelines draw the first {MAX_BARS} of {} connections; {} are left \
              out (all are in the JSON and CSV reports).</p>",
-            l.connections.len(),
-            l.connections.len() - MAX_BARS
+            count,
+            count - MAX_BARS
         )?;
     }
-    // The requests of each drawn connection, in the ledger's order (by start).
-    let drawn = l.connections.len().min(MAX_BARS);
-    let mut requests: Vec<Vec<&Request>> = vec![Vec::new(); drawn];
-    for r in &l.requests {
-        if let Some(v) = requests.get_mut(r.connection) {
-            v.push(r);
-        }
-    }
+    // The drawn connections with their requests (by start).
+    let drawn: Vec<Connection> = l.records().take(MAX_BARS).collect::<io::Result<_>>()?;
     let mut budget = Budget {
         ticks: MAX_TICKS,
         ticks_left_out: false,
@@ -631,7 +628,7 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
         .captures
         .iter()
         .map(|c| c.file.as_str())
-        .chain(l.connections.iter().map(|c| &*c.capture))
+        .chain(l.servers.iter().map(|s| s.capture.as_str()))
     {
         if !files.contains(&f) {
             files.push(f);
@@ -639,7 +636,7 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
     }
     let several = files.len() > 1;
     for file in files {
-        timeline(l, file, several, &requests, &mut budget, w)?;
+        timeline(l, file, several, &drawn, &mut budget, w)?;
     }
     if budget.ticks_left_out {
         writeln!(
@@ -654,7 +651,7 @@ fn timeline(
     l: &Ledger,
     file: &str,
     several: bool,
-    requests: &[Vec<&Request>],
+    drawn: &[Connection],
     budget: &mut Budget,
     w: &mut dyn Write,
 ) -> io::Result<()> {
@@ -667,7 +664,7 @@ fn timeline(
                 .connection_ids
                 .iter()
                 .copied()
-                .filter(|&i| i < MAX_BARS && i < l.connections.len())
+                .filter(|&i| i < drawn.len())
                 .collect();
             (s, ids)
         })
@@ -679,7 +676,7 @@ fn timeline(
     let conns = || {
         groups
             .iter()
-            .flat_map(|(_, ids)| ids.iter().filter_map(|&i| l.connections.get(i)))
+            .flat_map(|(_, ids)| ids.iter().filter_map(|&i| drawn.get(i)))
     };
     let capture = l.captures.iter().find(|c| c.file == file);
     let t0 = conns()
@@ -750,8 +747,8 @@ fn timeline(
     for (s, ids) in &groups {
         let used = ids
             .iter()
-            .filter_map(|&i| l.connections.get(i))
-            .filter(|c| carried_requests(c))
+            .filter_map(|&i| l.digests.get(i))
+            .filter(|d| d.carried)
             .count();
         writeln!(
             w,
@@ -766,9 +763,8 @@ fn timeline(
         )?;
         y += GROUP_H;
         for &id in ids {
-            if let Some(c) = l.connections.get(id) {
-                let reqs = requests.get(id).map_or(&[][..], Vec::as_slice);
-                bar(w, &axis, y, id, c, reqs, budget)?;
+            if let Some(c) = drawn.get(id) {
+                bar(w, &axis, y, id, c, budget)?;
             }
             y += ROW_H;
         }
@@ -783,10 +779,10 @@ fn bar(
     y: f64,
     id: usize,
     c: &Connection,
-    requests: &[&Request],
     budget: &mut Budget,
 ) -> io::Result<()> {
     let t = &c.tcp;
+    let requests: Vec<&Request> = c.requests.iter().collect();
     let by = y + (ROW_H - BAR_H) / 2.0;
     let x0 = axis.x(t.start);
     let bw = (axis.x(t.end) - x0).max(2.0);
@@ -862,7 +858,7 @@ fn bar(
             t.closed_by.map_or("?".to_string(), |s| name_of(&s))
         )?;
     }
-    ticks(w, axis, by, requests, budget)
+    ticks(w, axis, by, &requests, budget)
 }
 
 fn connection_title(w: &mut dyn Write, axis: &Axis, id: usize, c: &Connection) -> io::Result<()> {
@@ -986,15 +982,16 @@ fn ticks(
 }
 
 fn anomalies(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
-    if l.anomalies.is_empty() {
-        return Ok(());
-    }
-    let mut kinds: BTreeMap<(String, &str), (usize, usize)> = BTreeMap::new();
-    for a in &l.anomalies {
+    let mut kinds: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for a in l.anomalies() {
+        let a = a?;
         let e = kinds
-            .entry((name_of(&a.layer), a.kind.as_str()))
+            .entry((name_of(&a.layer), a.kind))
             .or_insert((0, a.connection));
         e.0 += 1;
+    }
+    if kinds.is_empty() {
+        return Ok(());
     }
     writeln!(
         w,
@@ -1123,7 +1120,7 @@ mod tests {
     #[test]
     fn draws_at_most_max_bars_and_says_how_many_are_left_out() {
         let n = MAX_BARS as u64 + 500;
-        let ledger = Ledger::new(vec![(
+        let ledger = Ledger::from_vecs(vec![(
             Capture {
                 file: "many.pcap".into(),
                 ..Capture::default()

@@ -55,12 +55,13 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
         if n > 0 {
             writeln!(out)?;
         }
-        let conns: Vec<(usize, &Connection)> = ledger
-            .connections
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| *c.capture == *capture.file)
-            .collect();
+        let mine = |d: &crate::ledger::Digest| {
+            ledger
+                .captures
+                .get(d.capture as usize)
+                .is_some_and(|c| c.file == capture.file)
+        };
+        let count = ledger.digests.iter().filter(|d| mine(d)).count();
         let span = match (capture.first_ts, capture.last_ts) {
             (Some(a), Some(b)) => format!(", {:.3} s from {a}", b.secs_since(a)),
             _ => String::new(),
@@ -70,7 +71,7 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
             "{}: {} packets, {} TCP connections{}",
             style.paint("1", &capture.file),
             capture.packets,
-            conns.len(),
+            count,
             span
         )?;
         if let Some(e) = &capture.error {
@@ -170,7 +171,13 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
         }
         if style.connections {
             writeln!(out)?;
-            connections_table(&conns, out)?;
+            let conns = ledger
+                .connections()
+                .zip(&ledger.digests)
+                .enumerate()
+                .filter(|(_, (_, d))| mine(d))
+                .map(|(i, (c, _))| c.map(|c| (i, c)));
+            connections_table(conns, out)?;
         }
     }
     if ledger.captures.len() > 1 {
@@ -190,13 +197,17 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
     Ok(())
 }
 
-fn connections_table(conns: &[(usize, &Connection)], out: &mut dyn Write) -> io::Result<()> {
+fn connections_table(
+    conns: impl Iterator<Item = io::Result<(usize, Connection)>>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     writeln!(
         out,
         "  {:>4}  {:>6}  {:<26} {:<26} {:>4}  {:>9}  {:<8} {:<9} {:>9}  {:<7}",
         "#", "first", "client", "server", "syn", "secs", "close", "tls", "requests", "http"
     )?;
-    for (i, c) in conns {
+    for c in conns {
+        let (i, c) = c?;
         let tcp = &c.tcp;
         let close = match (tcp.closed_by, tcp.close) {
             (Some(side), Some(how)) => format!(

@@ -2,7 +2,7 @@
 
 use super::fingerprint::{self, HelloFields, SmallU16};
 use super::names;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use tls_parser::{
     TlsExtension, parse_tls_client_hello_extension, parse_tls_handshake_client_hello,
     parse_tls_handshake_server_hello, parse_tls_server_hello_extension,
@@ -18,7 +18,7 @@ pub const HRR_RANDOM: [u8; 32] = [
 const EXT_ECH: u16 = 0xfe0d;
 
 /// What the ClientHello's session_ticket extension (RFC 5077 3.2) carried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketOffer {
     /// No extension: the client does not do tickets.

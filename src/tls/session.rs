@@ -20,7 +20,7 @@ use super::{
     AnomalyKind, Close, MAX_ANOMALIES, MAX_HANDSHAKES, MAX_HELLO_LEN, TlsAnomaly, content,
 };
 use crate::{At, Side, Ts};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::sync::Arc;
 
 /// The length of a TLS 1.3 record carrying an alert under an AEAD with a
@@ -48,7 +48,7 @@ fn end_of_early_data_len(suite: Option<u16>) -> usize {
 pub const FIRST_RECORDS: usize = 16;
 
 /// How a handshake ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Completed,
@@ -62,7 +62,7 @@ pub enum Outcome {
 }
 
 /// Where the negotiated ALPN protocol was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlpnSource {
     /// TLS 1.2 and earlier: the ServerHello says it (or that there is none).
@@ -86,7 +86,7 @@ pub struct Alert {
 }
 
 /// Application-data records and their fragment bytes from one side.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SideCounts {
     pub records: u64,
     pub bytes: u64,
@@ -249,7 +249,7 @@ impl Handshake {
 
 /// The per-connection `tls` object of the report. Identity fields come
 /// from the first handshake; counts cover the whole connection.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TlsSummary {
     /// "TLS 1.3" style; null when no ServerHello was read.
     pub version: Option<Arc<str>>,

@@ -1,0 +1,512 @@
+//! Finished connections, out of memory until the report is written.
+//!
+//! Each record is encoded with MessagePack (serde's compact form: structs as
+//! arrays, times as nanoseconds) into a buffer that moves to an unnamed
+//! temporary file once it passes [`SPILL_AT`]; the report reads the records
+//! back one at a time, in its own order. Memory then holds, per finished
+//! connection, only its [`Digest`] (about 200 bytes), not the record (1.4 KB
+//! and more with its requests).
+//!
+//! A record is three values one after the other, each readable alone: the
+//! connection, its requests, its anomalies.
+
+use super::digest::Digest;
+use super::servers::name_of;
+use super::{Connection, HandshakeBrief, Http, NameSource, RequestSpan};
+use crate::app::Protocol;
+use crate::tls::TlsSummary;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+
+/// Encoded records kept in memory up to this many bytes per capture; past
+/// it they go to a temporary file (in `TMPDIR`, unnamed, gone with the
+/// process).
+pub const SPILL_AT: usize = 16 << 20;
+
+/// Bytes read from the file at once when the records are read in order.
+const READ_AHEAD: usize = 1 << 20;
+
+/// Where one record is: its offset and the lengths of its three values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    offset: u64,
+    head: u32,
+    requests: u32,
+    anomalies: u32,
+}
+
+impl Loc {
+    fn end(&self) -> u64 {
+        self.offset + u64::from(self.head) + u64::from(self.requests) + u64::from(self.anomalies)
+    }
+}
+
+#[derive(Serialize)]
+struct HeadOut<'a> {
+    tcp: &'a super::Tcp,
+    protocol: Protocol,
+    tls: &'a Option<TlsSummary>,
+    http: &'a Option<Http>,
+    handshakes: &'a [HandshakeBrief],
+    record_span: Option<(crate::Ts, crate::Ts)>,
+}
+
+#[derive(Deserialize)]
+struct HeadIn {
+    tcp: super::Tcp,
+    protocol: Protocol,
+    tls: Option<TlsSummary>,
+    http: Option<Http>,
+    handshakes: Vec<HandshakeBrief>,
+    record_span: Option<(crate::Ts, crate::Ts)>,
+}
+
+/// Which of a record's values to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The connection, without its requests and anomalies.
+    Head,
+    Requests,
+    Anomalies,
+    /// All three.
+    Whole,
+}
+
+enum Sink {
+    Memory(Vec<u8>),
+    File(BufWriter<File>),
+}
+
+/// One capture's finished connections as they come: each record encoded
+/// and set aside, its digest kept.
+pub struct Builder {
+    sink: Sink,
+    written: u64,
+    scratch: Vec<u8>,
+    error: Option<String>,
+    /// A temporary file could not be made: records stay in memory.
+    no_spill: Option<String>,
+    /// Records are wanted (else only the digests are kept).
+    keep: bool,
+    /// Bytes of records kept in memory before they go to a file.
+    spill_at: usize,
+    capture: Arc<str>,
+    digests: Vec<Digest>,
+    names: Vec<(String, NameSource)>,
+    name_ids: HashMap<String, u32, foldhash::fast::RandomState>,
+}
+
+impl Builder {
+    /// For the connections of the capture named `capture`; with `keep`
+    /// false only their digests are kept (a report of servers and
+    /// findings reads nothing else).
+    pub fn new(capture: Arc<str>, keep: bool) -> Self {
+        Builder {
+            keep,
+            spill_at: SPILL_AT,
+            sink: Sink::Memory(Vec::new()),
+            written: 0,
+            scratch: Vec::new(),
+            error: None,
+            no_spill: None,
+            capture,
+            digests: Vec::new(),
+            names: Vec::new(),
+            name_ids: HashMap::default(),
+        }
+    }
+
+    /// Records go to a temporary file past `bytes` in memory rather than
+    /// [`SPILL_AT`] (0: from the first).
+    pub fn spill_at(mut self, bytes: usize) -> Self {
+        self.spill_at = bytes;
+        self
+    }
+
+    /// Sets `c` aside; `c.record_span` must be set (its TLS records are
+    /// not kept).
+    pub fn push(&mut self, mut c: Connection) {
+        c.request_span = RequestSpan::of(&c.requests, c.tcp.end);
+        c.requests.sort_by_key(|r| (r.start, r.stream_id));
+        let (name, source) = name_of(&c);
+        let next = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        let server = *self.name_ids.entry(name).or_insert_with_key(|name| {
+            self.names.push((name.clone(), source));
+            next
+        });
+        let loc = if self.keep {
+            self.write(&c)
+        } else {
+            Loc::default()
+        };
+        // Grown by an eighth, not doubled: the digests are most of what
+        // grows with a capture's length.
+        if self.digests.len() == self.digests.capacity() {
+            self.digests.reserve_exact(self.digests.len() / 8 + 64);
+        }
+        self.digests.push(Digest::of(&c, loc, server));
+    }
+
+    fn write(&mut self, c: &Connection) -> Loc {
+        let buf = &mut self.scratch;
+        buf.clear();
+        let head = HeadOut {
+            tcp: &c.tcp,
+            protocol: c.protocol,
+            tls: &c.tls,
+            http: &c.http,
+            handshakes: &c.handshakes,
+            record_span: c.record_span,
+        };
+        // Encoding into a Vec fails only for types serde cannot express in
+        // MessagePack, which these are not (the round-trip tests read every
+        // record back).
+        let mut lens = [0u32; 3];
+        let parts: [&dyn erased::Encode; 3] = [&head, &c.requests, &c.anomalies];
+        for (len, part) in lens.iter_mut().zip(parts) {
+            let before = buf.len();
+            if let Err(e) = part.encode(buf) {
+                self.error.get_or_insert_with(|| e.to_string());
+            }
+            *len = u32::try_from(buf.len() - before).unwrap_or(u32::MAX);
+        }
+        let loc = Loc {
+            offset: self.written,
+            head: lens[0],
+            requests: lens[1],
+            anomalies: lens[2],
+        };
+        self.written += buf.len() as u64;
+        let result = match &mut self.sink {
+            Sink::Memory(mem) => {
+                mem.extend_from_slice(buf);
+                if mem.len() > self.spill_at && self.no_spill.is_none() {
+                    match tempfile::tempfile() {
+                        Ok(file) => {
+                            let mut file = BufWriter::with_capacity(READ_AHEAD, file);
+                            let r = file.write_all(mem);
+                            self.sink = Sink::File(file);
+                            r
+                        }
+                        Err(e) => {
+                            self.no_spill = Some(format!(
+                                "no temporary file for finished connections ({e}): they stay in memory"
+                            ));
+                            Ok(())
+                        }
+                    }
+                } else {
+                    Ok(())
+                }
+            }
+            Sink::File(file) => file.write_all(buf),
+        };
+        if let Err(e) = result {
+            self.error
+                .get_or_insert_with(|| format!("writing finished connections: {e}"));
+        }
+        loc
+    }
+
+    /// The connections so far.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Every connection set aside, in the order they began.
+    pub fn finish(self) -> Connections {
+        let Builder {
+            sink,
+            error,
+            keep,
+            no_spill,
+            capture,
+            mut digests,
+            names,
+            ..
+        } = self;
+        let (data, mut error) = match sink {
+            Sink::Memory(mem) => (Data::Memory(mem), error),
+            Sink::File(file) => match file.into_inner() {
+                Ok(file) => (Data::File(file), error),
+                Err(e) => (
+                    Data::Memory(Vec::new()),
+                    error.or_else(|| Some(format!("writing finished connections: {}", e.error()))),
+                ),
+            },
+        };
+        if !keep {
+            error = Some("the records were not kept".to_string());
+        }
+        // Connections finish in the order they end; the report lists them
+        // in the order they began.
+        digests.sort_by_key(|d| d.first_packet);
+        Connections {
+            digests,
+            names,
+            store: Store {
+                data,
+                capture,
+                error,
+            },
+            warning: no_spill,
+        }
+    }
+}
+
+/// A capture's finished connections: digests in memory, records in the
+/// store.
+pub struct Connections {
+    /// In the order the connections began.
+    pub digests: Vec<Digest>,
+    /// The servers' names the digests refer to.
+    pub names: Vec<(String, NameSource)>,
+    pub store: Store,
+    /// Why the records could not leave memory, if they could not.
+    pub warning: Option<String>,
+}
+
+impl Connections {
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+
+    /// Whether the records went to a temporary file.
+    pub fn spilled(&self) -> bool {
+        matches!(self.store.data, Data::File(_))
+    }
+
+    /// Every record read back whole, in the order the connections began
+    /// (tests, tools: this holds them all in memory).
+    pub fn to_vec(&self) -> io::Result<Vec<Connection>> {
+        let mut reader = self.store.reader();
+        self.digests
+            .iter()
+            .enumerate()
+            .map(|(i, d)| reader.read(d.loc, Part::Whole, i))
+            .collect()
+    }
+
+    /// Sets aside `conns`, a capture's connections made some other way
+    /// (tests, tools).
+    pub fn from_vec(capture: &str, conns: Vec<Connection>) -> Self {
+        let mut b = Builder::new(Arc::from(capture), true);
+        conns.into_iter().for_each(|c| b.push(c));
+        b.finish()
+    }
+}
+
+enum Data {
+    Memory(Vec<u8>),
+    File(File),
+}
+
+/// The records of one capture.
+pub struct Store {
+    data: Data,
+    capture: Arc<str>,
+    /// Why records could not be written; reading any of them fails with it.
+    error: Option<String>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let place = match &self.data {
+            Data::Memory(m) => format!("{} bytes in memory", m.len()),
+            Data::File(_) => "a temporary file".to_string(),
+        };
+        write!(f, "Store({}: {place})", self.capture)
+    }
+}
+
+impl std::fmt::Debug for Connections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connections({} in {:?})", self.digests.len(), self.store)
+    }
+}
+
+fn bad(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("reading back a finished connection: {e}"))
+}
+
+impl Store {
+    /// A reader for records read roughly in the order they were written.
+    pub fn reader(&self) -> Reader<'_> {
+        Reader {
+            store: self,
+            window: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+/// Reads records, keeping a window of the file so that records read in
+/// about the order they were written cost one read per megabyte.
+pub struct Reader<'a> {
+    store: &'a Store,
+    window: Vec<u8>,
+    /// The file offset of `window[0]`.
+    at: u64,
+}
+
+impl Reader<'_> {
+    /// `part` of the record at `loc`; `id` is its index in the report.
+    pub fn read(&mut self, loc: Loc, part: Part, id: usize) -> io::Result<Connection> {
+        if let Some(e) = &self.store.error {
+            return Err(bad(e));
+        }
+        let start = match part {
+            Part::Head | Part::Whole => loc.offset,
+            Part::Requests => loc.offset + u64::from(loc.head),
+            Part::Anomalies => loc.offset + u64::from(loc.head) + u64::from(loc.requests),
+        };
+        let end = match part {
+            Part::Head => loc.offset + u64::from(loc.head),
+            Part::Requests => loc.offset + u64::from(loc.head) + u64::from(loc.requests),
+            Part::Anomalies | Part::Whole => loc.end(),
+        };
+        let mut c = empty_connection(&self.store.capture);
+        let bytes = self.bytes(start, end)?;
+        // Each value decoded from exactly its own bytes.
+        let mut rest = bytes;
+        let mut next = |len: u32| -> io::Result<&[u8]> {
+            let (value, tail) = rest
+                .split_at_checked(len as usize)
+                .ok_or_else(|| bad("cut short"))?;
+            rest = tail;
+            Ok(value)
+        };
+        if matches!(part, Part::Head | Part::Whole) {
+            let head: HeadIn = rmp_serde::from_slice(next(loc.head)?).map_err(bad)?;
+            c.tcp = head.tcp;
+            c.protocol = head.protocol;
+            c.tls = head.tls;
+            c.http = head.http;
+            c.handshakes = head.handshakes;
+            c.record_span = head.record_span;
+        }
+        if matches!(part, Part::Requests | Part::Whole) {
+            c.requests = rmp_serde::from_slice(next(loc.requests)?).map_err(bad)?;
+            c.requests.iter_mut().for_each(|r| r.connection = id);
+        }
+        if matches!(part, Part::Anomalies | Part::Whole) {
+            c.anomalies = rmp_serde::from_slice(next(loc.anomalies)?).map_err(bad)?;
+            c.anomalies.iter_mut().for_each(|a| a.connection = id);
+        }
+        Ok(c)
+    }
+
+    fn bytes(&mut self, start: u64, end: u64) -> io::Result<&[u8]> {
+        let file = match &self.store.data {
+            Data::Memory(mem) => {
+                let (s, e) = (usize::try_from(start), usize::try_from(end));
+                return match (s, e) {
+                    (Ok(s), Ok(e)) => mem.get(s..e).ok_or_else(|| bad("past the end")),
+                    _ => Err(bad("past the end")),
+                };
+            }
+            Data::File(file) => file,
+        };
+        let have = self.at..self.at + self.window.len() as u64;
+        if !(have.contains(&start) && end <= have.end) {
+            let len = usize::try_from(end - start).map_err(bad)?.max(READ_AHEAD);
+            self.window.resize(len, 0);
+            let got = read_at(file, &mut self.window, start)?;
+            self.window.truncate(got);
+            self.at = start;
+            if (got as u64) < end - start {
+                return Err(bad("past the end"));
+            }
+        }
+        let s = usize::try_from(start - self.at).map_err(bad)?;
+        let e = usize::try_from(end - self.at).map_err(bad)?;
+        self.window.get(s..e).ok_or_else(|| bad("past the end"))
+    }
+}
+
+/// Reads as much of `buf` as the file has from `offset`.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = read_some_at(
+            file,
+            buf.get_mut(done..).unwrap_or_default(),
+            offset + done as u64,
+        )?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+#[cfg(unix)]
+fn read_some_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_some_at(mut file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read(buf)
+}
+
+/// A connection with nothing but its capture's name, to be filled in.
+fn empty_connection(capture: &Arc<str>) -> Connection {
+    Connection {
+        capture: Arc::clone(capture),
+        tcp: super::Tcp {
+            client: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            server: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            first_packet: 0,
+            start: crate::Ts(0),
+            end: crate::Ts(0),
+            syn_seen: false,
+            synack_seen: false,
+            role_inferred: false,
+            packets: Default::default(),
+            bytes: Default::default(),
+            stream_bytes: Default::default(),
+            gap_bytes: Default::default(),
+            retransmissions: Default::default(),
+            closed_by: None,
+            close: None,
+            closed_at: None,
+            evicted: false,
+        },
+        protocol: Protocol::default(),
+        tls: None,
+        http: None,
+        requests: Vec::new(),
+        request_span: RequestSpan::default(),
+        record_span: None,
+        handshakes: Vec::new(),
+        anomalies: Vec::new(),
+    }
+}
+
+/// One value of a record, encoded.
+mod erased {
+    pub trait Encode {
+        fn encode(&self, buf: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error>;
+    }
+
+    impl<T: serde::Serialize + ?Sized> Encode for T {
+        fn encode(&self, buf: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error> {
+            rmp_serde::encode::write(buf, self)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Finished connections set aside and read back (`ledger::store`): what the
+//! report reads is what the analysis set aside, whether the records stayed
+//! in memory or went to a temporary file, over every real-client capture
+//! (decrypted with its key log where it has one, so that requests and
+//! anomalies are in the records).
+
+use connreuse::analyze::{self, Keep};
+use connreuse::keys::KeyLog;
+use connreuse::ledger::store::Builder;
+use connreuse::ledger::{Anomaly, Connection, Connections, Layer, Ledger};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn captures() -> Vec<(PathBuf, Arc<KeyLog>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
+    let mut out: Vec<(PathBuf, Arc<KeyLog>)> = std::fs::read_dir(&dir)
+        .expect("testdata/captures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .map(|p| {
+            let keys = std::fs::read(p.with_extension("keys"))
+                .map(|text| KeyLog::parse(&text).0)
+                .unwrap_or_default();
+            (p, Arc::new(keys))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(out.len() >= 20, "{} captures", out.len());
+    out
+}
+
+/// `conns` set aside again, every record in a temporary file.
+fn spilled(name: &str, conns: &[Connection]) -> Connections {
+    let mut b = Builder::new(Arc::from(name), true).spill_at(0);
+    conns.iter().cloned().for_each(|c| b.push(c));
+    b.finish()
+}
+
+#[test]
+fn records_read_back_from_a_temporary_file_are_those_set_aside() {
+    let (mut requests, mut anomalies, mut evicted) = (0, 0, 0);
+    for (path, keys) in captures() {
+        let result = analyze::file(&path, &keys, None);
+        assert!(result.error.is_none(), "{}", path.display());
+        assert!(
+            !result.connections.spilled(),
+            "small captures stay in memory"
+        );
+        let mut conns = result.connections.to_vec().expect("records");
+        // The one field left out of the compact form when false, and an
+        // anomaly (these captures have none).
+        if let Some(c) = conns.first_mut() {
+            c.tcp.evicted = true;
+            c.anomalies.push(Anomaly {
+                connection: 0,
+                layer: Layer::Tcp,
+                kind: "evicted".into(),
+                side: None,
+                packet: c.tcp.first_packet,
+                bytes: Some(7),
+            });
+            evicted += 1;
+        }
+        let back = spilled(&result.info.file, &conns);
+        assert!(back.spilled(), "{}", path.display());
+        assert_eq!(
+            back.to_vec().expect("read back"),
+            conns,
+            "{}",
+            path.display()
+        );
+        requests += conns.iter().map(|c| c.requests.len()).sum::<usize>();
+        anomalies += conns.iter().map(|c| c.anomalies.len()).sum::<usize>();
+    }
+    // The records carried something to lose.
+    assert!(requests > 400, "{requests} requests");
+    assert!(anomalies >= 20 && evicted >= 20, "{anomalies} anomalies");
+}
+
+#[test]
+fn the_json_report_is_the_same_from_memory_or_a_file() {
+    for (path, keys) in captures() {
+        let memory = analyze::file(&path, &keys, None);
+        let conns = memory.connections.to_vec().expect("records");
+        let on_disk = spilled(&memory.info.file, &conns);
+        let info = memory.info.clone();
+        let a = serde_json::to_string(&Ledger::new(vec![(memory.info, memory.connections)]));
+        let b = serde_json::to_string(&Ledger::new(vec![(info, on_disk)]));
+        assert_eq!(a.expect("JSON"), b.expect("JSON"), "{}", path.display());
+    }
+}
+
+/// The table needs no record: the figures and findings are the same
+/// without them, and a report that would list connections says they were
+/// not kept rather than listing none.
+#[test]
+fn without_records_the_figures_are_the_same_and_listing_fails() {
+    for (path, keys) in captures() {
+        let full = analyze::file(&path, &keys, None);
+        let lean = analyze::file_keeping(&path, &keys, None, Keep::Digests);
+        let mut full = Ledger::new(vec![(full.info, full.connections)]);
+        let mut lean = Ledger::new(vec![(lean.info, lean.connections)]);
+        full.set_findings(connreuse::findings::diagnose(&full));
+        lean.set_findings(connreuse::findings::diagnose(&lean));
+        let figures = |l: &Ledger| {
+            serde_json::to_string(&(&l.captures, &l.totals, &l.servers, &l.findings)).expect("JSON")
+        };
+        assert_eq!(figures(&full), figures(&lean), "{}", path.display());
+        assert_eq!(full.digests.len(), lean.digests.len());
+        for (f, l) in full.digests.iter().zip(&lean.digests) {
+            // Only where the record would be differs.
+            let mut l = l.clone();
+            l.loc = f.loc;
+            assert_eq!(&l, f, "{}", path.display());
+        }
+        if lean.connection_count() > 0 {
+            let err = serde_json::to_string(&lean).expect_err("no records");
+            assert!(err.to_string().contains("not kept"), "{err}");
+        }
+    }
+}
