@@ -889,6 +889,77 @@ fn an_out_of_order_stream_in_a_capture_reports_its_gap_bytes() {
     assert!(heap < flow::reassembly::MAX_PENDING + 8 * MIB, "{heap}");
 }
 
+/// SYN-ACKs repeated with new initial sequence numbers: the server's data
+/// follows the latest one sent before any of it, and is read (until the
+/// first payload the ISN is free to change; after it, a SYN-ACK with
+/// another ISN changes nothing). Built as nDPI's
+/// tls_multiple_synack_different_seq is: SYN-ACKs only (the SYN was not
+/// captured), three ISNs, then the client's data and the server's.
+#[test]
+fn a_syn_ack_repeated_with_a_new_isn_moves_the_server_stream() {
+    const LATER_ISN: [u32; 2] = [90_000_000, 3_000_000_000];
+    let server = (SERVER.0, 443);
+    let mut c = Capture {
+        out: pcap_header(),
+        ts_us: 1_700_000_000_000_000,
+        client: CLIENT,
+        port: 443,
+        next: [CLIENT_ISN + 1, LATER_ISN[1] + 1],
+    };
+    for isn in [SERVER_ISN, SERVER_ISN, LATER_ISN[0], LATER_ISN[1]] {
+        c.raw(server, CLIENT, isn, CLIENT_ISN + 1, SYN | ACK, &[]);
+    }
+    c.send(true, &[0x61; 517]);
+    c.send(false, &[0x62; 3000]);
+    // After the server's data, another ISN is a stray SYN-ACK: the stream
+    // stays where it is, and the next 100 bytes follow on.
+    c.raw(server, CLIENT, SERVER_ISN, CLIENT_ISN + 518, SYN | ACK, &[]);
+    c.send(false, &[0x62; 100]);
+    let (r, _) = report(c.finish());
+    let conn = &r["connections"][0];
+    assert_eq!(conn["stream_bytes"]["server"], 3100, "{conn}");
+    assert_eq!(conn["stream_bytes"]["client"], 517, "{conn}");
+    assert_eq!(conn["gap_bytes"]["server"], 0, "{conn}");
+    assert_eq!(anomalies(&r), []);
+    assert_eq!(limits(&r), Limits::default());
+}
+
+/// nDPI's tls_multiple_synack_different_seq.pcapng: four SYN-ACKs with
+/// three ISNs (238755595 twice, 2859879429, 2829651200), then a ClientHello
+/// and the server's ServerHello and Certificate after the last. The figures
+/// are tshark's (4.x):
+/// `tshark -r F -T fields -e frame.number -e tcp.flags.str -e tcp.seq_raw -e tcp.seq -e tcp.len`
+/// numbers the server's data from the last SYN-ACK's ISN (relative 1 to
+/// 5428: 96 + 1360 x 3 + 1251 = 5427 bytes, no hole), and
+/// `tshark -r F -o tcp.analyze_sequence_numbers:FALSE -T fields -e frame.number
+/// -e tls.handshake.type -e tls.handshake.version -e tls.handshake.ciphersuite`
+/// reads a ServerHello (TLS 1.2, 0xc02f) in frame 6 and a Certificate in
+/// frame 10.
+#[test]
+fn a_later_syn_ack_isn_reads_the_ndpi_servers_data() {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/corpus/ndpi/tls_multiple_synack_different_seq.pcapng"
+    );
+    let Ok(bytes) = std::fs::read(file) else {
+        eprintln!("skipped: {file} not present");
+        return;
+    };
+    let (r, _) = report(bytes);
+    let conn = &r["connections"][0];
+    assert_eq!(r["connections"].as_array().map(Vec::len), Some(1));
+    assert_eq!(conn["stream_bytes"]["server"], 5427, "{conn}");
+    assert_eq!(conn["stream_bytes"]["client"], 517, "{conn}");
+    assert_eq!(conn["gap_bytes"]["server"], 0, "{conn}");
+    assert_eq!(conn["tls"]["version"], "TLS 1.2", "{conn}");
+    assert_eq!(
+        conn["tls"]["cipher"], "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "{conn}"
+    );
+    assert_eq!(anomalies(&r), []);
+    assert_eq!(limits(&r), Limits::default());
+}
+
 // ---------------------------------------------------------------------------
 // TLS.
 
