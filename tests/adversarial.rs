@@ -1678,6 +1678,68 @@ fn parser_buffers_across_live_connections_stay_within_the_budget() {
     );
 }
 
+/// The worst cases of [`parser_buffers_per_live_connection_at_their_caps`]
+/// under a budget that fits about one and a half of their connections: 4
+/// TLS connections with both hellos nearly whole, 4 with HTTP/1 heads
+/// nearly at HEADER_CAP. The first connection's buffers fit, the others
+/// are refused part-way: every connection past the first gets
+/// `parser_budget` anomalies, the budget never passes its limit, and the
+/// heap of the live connections stays under the budget plus what the
+/// budget does not count (the table, the parser objects, and for TLS the
+/// record layer's buffer of a record split across segments: up to 2^15
+/// bytes a side).
+#[test]
+fn the_worst_cases_per_connection_stay_within_the_budget() {
+    const K: u16 = 4;
+    let tls = open_connections(K, 443, |c| {
+        c.send(
+            true,
+            &partial_handshake(1, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
+        );
+        c.send(
+            false,
+            &partial_handshake(2, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
+        );
+    });
+    let head_len = http1::HEADER_CAP - 64;
+    let heads = open_connections(K, 80, |c| {
+        c.send(
+            true,
+            &endless_head(b"GET / HTTP/1.1\r\nHost: x\r\n", head_len),
+        );
+        c.send(false, &endless_head(b"HTTP/1.1 200 OK\r\n", head_len));
+    });
+    let started = |port| {
+        held_while_live(open_connections(K, port, |c| {
+            if port == 443 {
+                c.send(true, &[0x16, 0x03, 0x01, 0x00, 0x10]);
+            } else {
+                c.send(true, b"GET / HTTP/1.1\r\n");
+            }
+        }))
+    };
+    for (name, capture, port, record_layer) in [
+        ("tls", tls, 443, 2 * 32 * 1024),
+        ("http/1 heads", heads, 80, 0),
+    ] {
+        // Each connection holds 2 x 128 KiB (TLS) or 2 x 128 KiB (HTTP/1:
+        // 89 600 after 1400-byte doublings) at its fullest.
+        let limit = 384 * 1024;
+        let budget = Budget::new(limit);
+        let (held, found) = held_under_budget(capture, &budget);
+        let refused = found.iter().filter(|a| a.0 == "parser_budget").count();
+        let base = started(port);
+        eprintln!(
+            "{name}: budget {limit}, peak {}, held {held}, started {base}, refused {refused}, {found:?}",
+            budget.peak()
+        );
+        assert!(budget.peak() <= limit);
+        assert!(refused >= usize::from(K - 1), "{found:?}");
+        let bound = base + limit + usize::from(K) * (record_layer + 4 * 40);
+        assert!(held <= bound, "{name}: {held} > {bound}");
+    }
+}
+
 /// Every connection's parsers give back what they held once it ends: 600
 /// connections of every kind (a TLS hello split across records, HTTP/1
 /// requests pipelined and answered with heads split across segments, an
