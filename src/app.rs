@@ -18,6 +18,7 @@
     clippy::panic
 )]
 
+use crate::budget::{Budget, Charge, growth};
 use crate::flow::Analyzer;
 use crate::http1::{self, Http1, SwitchKind, SwitchTag};
 use crate::http2::{self, Http2};
@@ -67,6 +68,11 @@ struct Parsers {
     sniff: [Vec<u8>; 2],
     /// Inside TLS, recognition gave up.
     unreadable: bool,
+    /// What `sniff` holds against the capture's parser budget.
+    charge: Charge,
+    /// Recognition gave up because that budget was spent: the side, the
+    /// packet, and the bytes it would have held.
+    refused: Option<(Side, u64, u64)>,
     /// HTTP/1 parser; it stays after a switch, for its summary.
     h1: Option<Box<Http1>>,
     h2: Option<Box<Http2>>,
@@ -95,8 +101,14 @@ impl Parsers {
         }
         if !self.started() {
             match alpn {
-                Some("h2") => self.h2 = Some(Box::new(Http2::new_tls())),
-                Some("http/1.1" | "http/1.0") => self.h1 = Some(Box::new(Http1::new())),
+                Some("h2") => {
+                    self.h2 = Some(Box::new(
+                        Http2::new_tls().with_charge(self.charge.sibling()),
+                    ))
+                }
+                Some("http/1.1" | "http/1.0") => {
+                    self.h1 = Some(Box::new(Http1::new().with_charge(self.charge.sibling())))
+                }
                 _ => {
                     let buf = self.sniff.get(side.idx()).map_or(&[][..], Vec::as_slice);
                     let mut head = buf.to_vec();
@@ -111,32 +123,43 @@ impl Parsers {
                         ),
                     ) {
                         (Side::Client, Verdict::H2Preface) => {
-                            self.h2 = Some(Box::new(Http2::new_tls()))
+                            self.h2 = Some(Box::new(
+                                Http2::new_tls().with_charge(self.charge.sibling()),
+                            ))
                         }
                         (Side::Client, Verdict::Http1 { .. }) => {
-                            self.h1 = Some(Box::new(Http1::new()))
+                            self.h1 =
+                                Some(Box::new(Http1::new().with_charge(self.charge.sibling())))
                         }
                         (Side::Client, Verdict::Other | Verdict::Tls) => {
                             self.unreadable = true;
                             self.sniff = Default::default();
+                            self.charge.set(0);
                             return;
                         }
                         (Side::Client, Verdict::Wait) | (Side::Server, _) => {
-                            match self.sniff.get_mut(side.idx()) {
-                                Some(b) if b.len() + data.len() <= INNER_SNIFF_CAP => {
-                                    b.extend_from_slice(data)
-                                }
-                                _ => {
-                                    self.unreadable = true;
-                                    self.sniff = Default::default();
-                                }
+                            let Some(b) = self.sniff.get_mut(side.idx()) else {
+                                return;
+                            };
+                            let want = b.len() + data.len();
+                            if want <= INNER_SNIFF_CAP && self.charge.take(growth(b, data.len())) {
+                                b.extend_from_slice(data);
+                                return;
                             }
+                            // Past the cap, or the budget: unreadable.
+                            if want <= INNER_SNIFF_CAP {
+                                self.refused = Some((side, at.packet, want as u64));
+                            }
+                            self.unreadable = true;
+                            self.sniff = Default::default();
+                            self.charge.set(0);
                             return;
                         }
                     }
                 }
             }
             let [client, server] = std::mem::take(&mut self.sniff);
+            self.charge.set(0);
             for (s, bytes) in [(Side::Client, client), (Side::Server, server)] {
                 if !bytes.is_empty() {
                     self.feed(s, &bytes, at);
@@ -163,7 +186,9 @@ impl Parsers {
             if let Some(switch) = switch {
                 self.switched = Some(switch.tag());
                 if let SwitchKind::H2c { stream1 } = switch.kind {
-                    let mut h2 = Box::new(Http2::new_after_upgrade(stream1));
+                    let mut h2 = Box::new(
+                        Http2::new_after_upgrade(stream1).with_charge(self.charge.sibling()),
+                    );
                     if !switch.client_rest.is_empty() {
                         h2.on_data(Side::Client, &switch.client_rest, switch.at);
                     }
@@ -279,10 +304,24 @@ impl Session {
         Session::default()
     }
 
-    /// A session that decrypts TLS with the secrets in `keys`.
+    /// A session that decrypts TLS with the secrets in `keys`; its
+    /// parsers' buffers count against the parser budget the store carries
+    /// (one per capture, [`crate::budget::PARSER_BUDGET`]).
     pub fn with_keys(keys: Option<Rc<KeyStore>>) -> Session {
+        let budget = keys.as_ref().map(|k| Rc::clone(k.budget()));
+        Session::with_budget(keys, budget)
+    }
+
+    /// A session whose parsers' buffers count against `budget` (None:
+    /// unlimited), decrypting TLS with `keys`.
+    pub fn with_budget(keys: Option<Rc<KeyStore>>, budget: Option<Rc<Budget>>) -> Session {
+        let charge = budget.as_ref().map(Charge::new).unwrap_or_default();
         Session {
             keys,
+            http: Parsers {
+                charge,
+                ..Parsers::default()
+            },
             ..Session::default()
         }
     }
@@ -384,20 +423,23 @@ impl Session {
                 bytes: a.bytes,
             }));
         }
-        let http = |side: Side, packet: u64, kind: String| Anomaly {
+        let http = |side: Side, packet: u64, kind: String, bytes: Option<u64>| Anomaly {
             connection: 0,
             layer: Layer::Http,
             kind,
             side: Some(side),
             packet,
-            bytes: None,
+            bytes,
         };
+        if let Some((side, packet, bytes)) = self.http.refused {
+            out.push(http(side, packet, "parser_budget".to_string(), Some(bytes)));
+        }
         if let Some(h) = &self.http.h1 {
             out.extend(
                 h.summary()
                     .anomalies
                     .iter()
-                    .map(|a| http(a.side, a.packet, kind(&a.kind))),
+                    .map(|a| http(a.side, a.packet, kind(&a.kind), a.bytes)),
             );
         }
         if let Some(h) = &self.http.h2 {
@@ -405,7 +447,7 @@ impl Session {
                 h.summary()
                     .anomalies
                     .iter()
-                    .map(|a| http(a.side, a.packet, kind(&a.kind))),
+                    .map(|a| http(a.side, a.packet, kind(&a.kind), a.bytes)),
             );
         }
         out
@@ -426,22 +468,31 @@ impl Session {
         self.protocol = match verdict {
             Verdict::Wait => return,
             Verdict::Tls => {
-                self.tls = Some(Box::new(match &self.keys {
-                    Some(keys) => TlsSession::with_keys(Rc::clone(keys)),
-                    None => TlsSession::new(),
-                }));
+                let charge = self.http.charge.sibling();
+                self.tls = Some(Box::new(
+                    match &self.keys {
+                        Some(keys) => TlsSession::with_keys(Rc::clone(keys)),
+                        None => TlsSession::new(),
+                    }
+                    .with_charge(charge),
+                ));
                 Protocol::Tls
             }
             Verdict::H2Preface => {
-                self.http.h2 = Some(Box::new(Http2::new_prior_knowledge()));
+                let charge = self.http.charge.sibling();
+                self.http.h2 = Some(Box::new(Http2::new_prior_knowledge().with_charge(charge)));
                 Protocol::Http
             }
             Verdict::Http1 { midstream } => {
-                self.http.h1 = Some(Box::new(if midstream {
-                    Http1::new_midstream()
-                } else {
-                    Http1::new()
-                }));
+                let charge = self.http.charge.sibling();
+                self.http.h1 = Some(Box::new(
+                    if midstream {
+                        Http1::new_midstream()
+                    } else {
+                        Http1::new()
+                    }
+                    .with_charge(charge),
+                ));
                 Protocol::Http
             }
             Verdict::Other => Protocol::Other,
@@ -482,7 +533,7 @@ fn deliver_plaintext(t: &mut TlsSession, http: &mut Parsers) {
     };
     t.take_plaintext(&mut |s, plain, when| match plain {
         Plain::Bytes(bytes) => http.feed_decrypted(alpn.as_deref(), s, bytes, when),
-        Plain::Lost(len) => http.on_gap(s, len),
+        Plain::Lost(len) | Plain::Refused(len) => http.on_gap(s, len),
     });
 }
 

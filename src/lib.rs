@@ -9,6 +9,7 @@
 
 pub mod analyze;
 pub mod app;
+pub mod budget;
 pub mod capture;
 pub mod cli;
 pub mod decode;

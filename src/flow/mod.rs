@@ -346,6 +346,23 @@ impl<A: Analyzer> Table<A> {
             if half.isn.is_none() {
                 half.isn = Some(seg.seq);
                 half.rx.start_after_syn(seg.seq);
+            } else if seg.flags.ack
+                && half.isn != Some(seg.seq)
+                && !half.fin
+                && half.rx.stats.delivered == 0
+                && half.rx.stats.gap_bytes == 0
+                && half.rx.pending_bytes() == 0
+            {
+                // A SYN-ACK with another ISN before this side's stream holds
+                // anything: the server answered the SYN again, and which
+                // answer the client took (RFC 9293 section 3.10.7.3) shows
+                // only in the data to come; the latest is taken, as tshark
+                // numbers the stream too.
+                let stats = half.rx.stats;
+                half.rx = Reassembler::default();
+                half.rx.stats = stats;
+                half.isn = Some(seg.seq);
+                half.rx.start_after_syn(seg.seq);
             }
         }
         let budget = &mut self.budget;

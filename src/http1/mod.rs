@@ -15,6 +15,7 @@ pub mod head;
 #[cfg(test)]
 pub(crate) mod testing;
 
+use crate::budget::{Charge, growth, heap};
 use crate::ledger::Request;
 use crate::{At, Side};
 use head::{ConnectionTokens, Framing, Parsed};
@@ -134,6 +135,12 @@ pub enum AnomalyKind {
     /// A request's method, target, Host or Upgrade was longer than kept
     /// (`head::TARGET_CAP`, `head::SHORT_CAP`) and was cut.
     FieldTruncated,
+    /// A buffer not grown because the capture's parser budget
+    /// ([`crate::budget::PARSER_BUDGET`]) was spent, given up as at its own
+    /// cap: a header block (resync), bytes held for a hand-off, a pending
+    /// request (evicted, reported as it stands). One per side, `bytes`
+    /// summing what was given up.
+    ParserBudget,
 }
 
 /// Something unusual on one side of the connection.
@@ -144,6 +151,8 @@ pub struct Anomaly {
     /// before it).
     pub packet: u64,
     pub kind: AnomalyKind,
+    /// For [`AnomalyKind::ParserBudget`]: the bytes given up.
+    pub bytes: Option<u64>,
 }
 
 /// What the connection became when it stopped speaking HTTP/1.
@@ -345,6 +354,9 @@ struct Reader {
     tentative: bool,
     /// Client only: hold after the current request body.
     hold_after_body: bool,
+    /// Bytes of a unit that `buf` could not take for want of budget, for
+    /// the anomaly that follows.
+    refused: u64,
 }
 
 impl Reader {
@@ -356,6 +368,7 @@ impl Reader {
             last_at: At::default(),
             tentative: false,
             hold_after_body: false,
+            refused: 0,
         }
     }
 }
@@ -377,6 +390,21 @@ struct Pending {
     phantom: bool,
 }
 
+impl Pending {
+    /// Heap bytes of the text the request keeps.
+    fn text(&self) -> usize {
+        let r = &self.exchange.request;
+        let wish = match &self.wish {
+            Wish::Upgrade { protocol, .. } => protocol.capacity(),
+            Wish::Plain | Wish::Head | Wish::Connect => 0,
+        };
+        r.method.capacity()
+            + r.path.capacity()
+            + r.authority.as_ref().map_or(0, String::capacity)
+            + wish
+    }
+}
+
 /// The response being read.
 #[derive(Debug)]
 struct Current {
@@ -393,10 +421,12 @@ enum Gathered<T> {
 
 /// Completes a unit that may be split across segments: parses `data` in
 /// place when nothing is buffered (no copy on the common path), otherwise
-/// appends to the reader's buffer, up to [`HEADER_CAP`], and parses that
-/// once `ready` says the unit can be complete.
+/// appends to the reader's buffer, up to [`HEADER_CAP`] and as far as
+/// `charge` allows, and parses that once `ready` says the unit can be
+/// complete.
 fn gather<T>(
     r: &mut Reader,
+    charge: &mut Charge,
     data: &[u8],
     at: At,
     ready: fn(&[u8], usize) -> bool,
@@ -414,6 +444,13 @@ fn gather<T>(
                 kind: AnomalyKind::HeaderTooLarge,
                 used: data.len(),
             },
+            Parsed::Partial if !charge.take(growth(&r.buf, data.len())) => {
+                r.refused = data.len() as u64;
+                Gathered::Fail {
+                    kind: AnomalyKind::ParserBudget,
+                    used: data.len(),
+                }
+            }
             Parsed::Partial => {
                 r.buf.extend_from_slice(data);
                 r.buf_start = at;
@@ -423,6 +460,14 @@ fn gather<T>(
     }
     let old = r.buf.len();
     let take = data.len().min(HEADER_CAP.saturating_sub(old));
+    if !charge.take(growth(&r.buf, take)) {
+        r.refused = (old + take) as u64;
+        r.buf = Vec::new();
+        return Gathered::Fail {
+            kind: AnomalyKind::ParserBudget,
+            used: take.max(1),
+        };
+    }
     r.buf
         .extend_from_slice(data.get(..take).unwrap_or_default());
     let result = if ready(&r.buf, old) {
@@ -452,9 +497,17 @@ fn gather<T>(
             used: take.max(1),
         },
     };
-    r.buf.clear();
+    // A large buffer is given back: most units need none.
+    if r.buf.capacity() > KEPT_BUF {
+        r.buf = Vec::new();
+    } else {
+        r.buf.clear();
+    }
     out
 }
+
+/// Capacity a reader's buffer keeps between units.
+const KEPT_BUF: usize = 16 * 1024;
 
 /// A header block ends with an empty line: look for LF LF or LF CR LF in the
 /// bytes added since `old` (and the two before them). A block of only empty
@@ -516,6 +569,11 @@ pub struct Http1 {
     switch: Option<Switch>,
     switch_taken: bool,
     summary: Summary,
+    /// Heap bytes of the text the requests in `pending` keep.
+    pending_text: usize,
+    /// What the buffers and pending requests hold against the capture's
+    /// parser budget.
+    charge: Charge,
 }
 
 impl Default for Http1 {
@@ -538,7 +596,51 @@ impl Http1 {
             switch: None,
             switch_taken: false,
             summary: Summary::default(),
+            pending_text: 0,
+            charge: Charge::default(),
         }
+    }
+
+    /// Counts this parser's buffers and pending requests against
+    /// `charge`'s budget.
+    pub fn with_charge(mut self, charge: Charge) -> Self {
+        self.charge = charge;
+        self.sync();
+        self
+    }
+
+    /// Heap bytes of what is counted against the parser budget: the
+    /// readers' buffers, bytes held for a hand-off, and the requests
+    /// waiting for a response (their slots and kept text). Finished
+    /// exchanges are not: the caller takes them after every call.
+    fn held(&self) -> usize {
+        let rd = self.rd.iter().map(|r| heap(&r.buf)).sum::<usize>();
+        let switch = self
+            .switch
+            .as_ref()
+            .map_or(0, |s| heap(&s.client_rest) + heap(&s.server_rest));
+        let cur = self
+            .cur
+            .as_ref()
+            .and_then(|c| c.pending.as_ref())
+            .map_or(0, Pending::text);
+        rd + heap(&self.held)
+            + heap(&self.held_at)
+            + switch
+            + self.pending.capacity() * std::mem::size_of::<Pending>()
+            + self.pending_text
+            + cur
+    }
+
+    fn sync(&mut self) {
+        let held = self.held();
+        self.charge.set(held);
+    }
+
+    fn pop_pending(&mut self) -> Option<Pending> {
+        let p = self.pending.pop_front()?;
+        self.pending_text = self.pending_text.saturating_sub(p.text());
+        Some(p)
     }
 
     /// For a connection whose start was not captured (mid-stream pickup):
@@ -565,6 +667,7 @@ impl Http1 {
             // finite even if one did not.
             rest = rest.get(used.max(1)..).unwrap_or_default();
         }
+        self.sync();
     }
 
     /// `len` bytes of one side were lost; the stream continues after them.
@@ -607,6 +710,7 @@ impl Http1 {
             }
             Stage::Switched | Stage::Closed => {}
         }
+        self.sync();
     }
 
     /// The connection ended (FIN, RST or end of capture).
@@ -650,11 +754,12 @@ impl Http1 {
             }
             self.set_stage(side, Stage::Closed);
         }
-        while let Some(p) = self.pending.pop_front() {
+        while let Some(p) = self.pop_pending() {
             if !p.phantom {
                 self.done.push(p.exchange);
             }
         }
+        self.sync();
     }
 
     /// Exchanges finished since the last call, in request order.
@@ -693,8 +798,36 @@ impl Http1 {
     }
 
     fn anomaly(&mut self, side: Side, packet: u64, kind: AnomalyKind) {
+        let bytes = match kind {
+            AnomalyKind::ParserBudget => self
+                .rd
+                .get_mut(side.idx())
+                .map(|r| std::mem::take(&mut r.refused)),
+            _ => None,
+        };
+        self.anomaly_with(side, packet, kind, bytes);
+    }
+
+    /// Records an anomaly; a second [`AnomalyKind::ParserBudget`] on a side
+    /// adds its bytes to the first.
+    fn anomaly_with(&mut self, side: Side, packet: u64, kind: AnomalyKind, bytes: Option<u64>) {
+        if kind == AnomalyKind::ParserBudget
+            && let Some(a) = self
+                .summary
+                .anomalies
+                .iter_mut()
+                .find(|a| a.kind == kind && a.side == side)
+        {
+            a.bytes = Some(a.bytes.unwrap_or(0).saturating_add(bytes.unwrap_or(0)));
+            return;
+        }
         if self.summary.anomalies.len() < ANOMALY_CAP {
-            self.summary.anomalies.push(Anomaly { side, packet, kind });
+            self.summary.anomalies.push(Anomaly {
+                side,
+                packet,
+                kind,
+                bytes,
+            });
         } else {
             self.summary.anomalies_dropped = self.summary.anomalies_dropped.saturating_add(1);
         }
@@ -721,7 +854,14 @@ impl Http1 {
         let Some(r) = self.rd.get_mut(Side::Client.idx()) else {
             return data.len();
         };
-        match gather(r, data, at, head_ready, head::parse_request) {
+        match gather(
+            r,
+            &mut self.charge,
+            data,
+            at,
+            head_ready,
+            head::parse_request,
+        ) {
             Gathered::More { used } => used,
             Gathered::Fail { kind, used } => {
                 self.bad_head(Side::Client, kind, at);
@@ -739,6 +879,10 @@ impl Http1 {
 
     fn bad_head(&mut self, side: Side, kind: AnomalyKind, at: At) {
         let tentative = self.rd.get(side.idx()).is_some_and(|r| r.tentative);
+        if tentative && kind == AnomalyKind::ParserBudget {
+            // Not a false start: the budget, not the bytes, failed.
+            self.anomaly(side, at.packet, kind);
+        }
         if !tentative {
             self.anomaly(side, at.packet, kind);
             // An unreadable message still takes its place in the order: a
@@ -822,26 +966,61 @@ impl Http1 {
         }
     }
 
+    /// Queues a request for its response. Past [`PENDING_CAP`], or when
+    /// the parser budget cannot take it, the oldest waiting (this one, if
+    /// none other is) is reported as it stands, its response to be skipped.
     fn push_pending(&mut self, p: Pending, at: At) {
-        if self.pending.len() >= PENDING_CAP
-            && let Some(old) = self.pending.pop_front()
-        {
-            if self.evicted == 0 {
-                self.anomaly(Side::Client, at.packet, AnomalyKind::TooManyPending);
-            }
-            self.evicted = self.evicted.saturating_add(1);
-            if !old.phantom {
-                self.done.push(old.exchange);
-            }
+        let full = self.pending.len() >= PENDING_CAP;
+        let slot = if self.pending.len() < self.pending.capacity() {
+            0
+        } else {
+            self.pending.capacity().max(4) * std::mem::size_of::<Pending>()
+        };
+        let refused = !full && !self.charge.take(p.text() + slot);
+        if !full && !refused {
+            self.pending_text += p.text();
+            self.pending.push_back(p);
+            return;
         }
-        self.pending.push_back(p);
+        // The oldest waiting goes, or this one when none other waits (then
+        // nothing grows).
+        let old = match self.pop_pending() {
+            Some(old) => {
+                self.pending_text += p.text();
+                self.pending.push_back(p);
+                old
+            }
+            None => p,
+        };
+        if refused {
+            let bytes = old.text() as u64;
+            self.anomaly_with(
+                Side::Client,
+                at.packet,
+                AnomalyKind::ParserBudget,
+                Some(bytes),
+            );
+        } else if self.evicted == 0 {
+            self.anomaly(Side::Client, at.packet, AnomalyKind::TooManyPending);
+        }
+        self.evicted = self.evicted.saturating_add(1);
+        if !old.phantom {
+            self.done.push(old.exchange);
+        }
     }
 
     fn response_head(&mut self, data: &[u8], at: At) -> usize {
         let Some(r) = self.rd.get_mut(Side::Server.idx()) else {
             return data.len();
         };
-        match gather(r, data, at, head_ready, head::parse_response) {
+        match gather(
+            r,
+            &mut self.charge,
+            data,
+            at,
+            head_ready,
+            head::parse_response,
+        ) {
             Gathered::More { used } => used,
             Gathered::Fail { kind, used } => {
                 self.bad_head(Side::Server, kind, at);
@@ -897,7 +1076,7 @@ impl Http1 {
             self.evicted -= 1;
             None
         } else {
-            self.pending.pop_front()
+            self.pop_pending()
         };
         if pending.is_none() && !evicted {
             self.summary.unmatched_responses = self.summary.unmatched_responses.saturating_add(1);
@@ -955,11 +1134,7 @@ impl Http1 {
         self.summary.responses = self.summary.responses.saturating_add(1);
         let asked =
             matches!(self.pending.front(), Some(p) if matches!(p.wish, Wish::Upgrade { .. }));
-        let pending = if asked {
-            self.pending.pop_front()
-        } else {
-            None
-        };
+        let pending = if asked { self.pop_pending() } else { None };
         if !asked {
             self.anomaly(Side::Server, at.packet, AnomalyKind::UnrequestedSwitch);
         }
@@ -1013,7 +1188,7 @@ impl Http1 {
         self.summary.switched = Some(s.tag());
         self.switch = Some(s);
         // Requests still waiting can no longer be answered in HTTP/1.
-        while let Some(p) = self.pending.pop_front() {
+        while let Some(p) = self.pop_pending() {
             if !p.phantom {
                 self.done.push(p.exchange);
             }
@@ -1039,19 +1214,41 @@ impl Http1 {
             Side::Client => &mut s.client_rest,
             Side::Server => &mut s.server_rest,
         };
-        let take = data.len().min(HANDOFF_CAP.saturating_sub(buf.len()));
+        let mut take = data.len().min(HANDOFF_CAP.saturating_sub(buf.len()));
+        let over = take < data.len();
+        if !self.charge.take(growth(buf, take)) {
+            take = 0;
+        }
         buf.extend_from_slice(data.get(..take).unwrap_or_default());
-        if take < data.len() {
+        if over {
             self.anomaly(side, packet, AnomalyKind::HandoffOverflow);
+        } else if take < data.len() {
+            self.anomaly_with(
+                side,
+                packet,
+                AnomalyKind::ParserBudget,
+                Some(data.len() as u64),
+            );
         }
         data.len()
     }
 
     fn hold(&mut self, data: &[u8], at: At) -> usize {
-        if self.held.len().saturating_add(data.len()) > HANDOFF_CAP {
+        let want = self.held.len().saturating_add(data.len());
+        let over = want > HANDOFF_CAP;
+        if over || !self.charge.take(growth(&self.held, data.len())) {
             // Too long to wait for: take it that HTTP/1 goes on, and hold no
             // more on this connection (which also bounds the recursion).
-            self.anomaly(Side::Client, at.packet, AnomalyKind::HandoffOverflow);
+            if over {
+                self.anomaly(Side::Client, at.packet, AnomalyKind::HandoffOverflow);
+            } else {
+                self.anomaly_with(
+                    Side::Client,
+                    at.packet,
+                    AnomalyKind::ParserBudget,
+                    Some(want as u64),
+                );
+            }
             self.hold_disabled = true;
             self.release_hold();
             self.on_data(Side::Client, data, at);
@@ -1150,7 +1347,14 @@ impl Http1 {
                 let Some(r) = self.rd.get_mut(side.idx()) else {
                     return data.len();
                 };
-                match gather(r, data, at, line_ready, head::parse_chunk_size) {
+                match gather(
+                    r,
+                    &mut self.charge,
+                    data,
+                    at,
+                    line_ready,
+                    head::parse_chunk_size,
+                ) {
                     Gathered::More { used } => used,
                     Gathered::Fail { kind, used } => {
                         self.bad_chunk(side, kind, at);
@@ -1174,7 +1378,14 @@ impl Http1 {
                 let Some(r) = self.rd.get_mut(side.idx()) else {
                     return data.len();
                 };
-                match gather(r, data, at, trailers_ready, head::parse_trailers) {
+                match gather(
+                    r,
+                    &mut self.charge,
+                    data,
+                    at,
+                    trailers_ready,
+                    head::parse_trailers,
+                ) {
                     Gathered::More { used } => used,
                     Gathered::Fail { kind, used } => {
                         self.bad_chunk(side, kind, at);
@@ -1273,7 +1484,7 @@ impl Http1 {
                 // response: report that request without one.
                 if self.evicted > 0 {
                     self.evicted -= 1;
-                } else if let Some(p) = self.pending.pop_front() {
+                } else if let Some(p) = self.pop_pending() {
                     self.cur = Some(Current {
                         pending: Some(p),
                         bytes: 0,

@@ -5,6 +5,7 @@
 //! frame arrives whole.
 
 use crate::At;
+use crate::budget::{Charge, growth, heap};
 
 /// Frame types (RFC 9113 section 6).
 pub const DATA: u8 = 0x0;
@@ -35,6 +36,9 @@ pub const DEFAULT_MAX_FRAME_SIZE: u32 = 16_384;
 pub const BLOCK_CAP: usize = 256 * 1024;
 /// Most SETTINGS payload bytes kept (682 settings).
 pub const SETTINGS_CAP: u32 = 4092;
+/// Capacity the splitter keeps between frames: a frame of the default
+/// SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 6.5.2).
+const KEPT_FRAME: usize = 16 * 1024;
 
 /// The 9-byte frame header (RFC 9113 section 4.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +90,9 @@ pub struct Frame<'a> {
     pub truncated: bool,
     /// Bytes of the kept prefix were lost in a gap: `kept` is not usable.
     pub damaged: bool,
+    /// The kept prefix could not be gathered for want of the capture's
+    /// parser budget: `kept` is not usable.
+    pub refused: bool,
     /// The packet carrying the frame's first byte.
     pub start: At,
 }
@@ -117,6 +124,7 @@ struct Current {
     keep: u32,
     seen: u32,
     damaged: bool,
+    refused: bool,
     start: At,
 }
 
@@ -132,6 +140,8 @@ pub struct Splitter {
     pub limit: u32,
     /// Framing was lost; everything after is skipped.
     pub stopped: bool,
+    /// What `kept` holds against the capture's parser budget.
+    pub charge: Charge,
 }
 
 impl Default for Splitter {
@@ -144,6 +154,7 @@ impl Default for Splitter {
             kept: Vec::new(),
             limit: MAX_LENGTH,
             stopped: false,
+            charge: Charge::default(),
         }
     }
 }
@@ -157,7 +168,7 @@ impl Splitter {
             *data = &[];
             return Next::NeedMore;
         }
-        let cur = match self.cur {
+        let mut cur = match self.cur {
             Some(c) => c,
             None => {
                 let Some(header) = self.read_header(data, at) else {
@@ -176,6 +187,7 @@ impl Splitter {
                     keep: header.keep(),
                     seen: 0,
                     damaged: false,
+                    refused: false,
                     start: self.head_start,
                 };
                 self.kept.clear();
@@ -195,8 +207,15 @@ impl Splitter {
         let (taken, rest) = data.split_at_checked(n as usize).unwrap_or((data, &[]));
         if cur.seen < cur.keep {
             let want = (cur.keep - cur.seen).min(n) as usize;
-            self.kept
-                .extend_from_slice(taken.get(..want).unwrap_or_default());
+            if self.charge.take(growth(&self.kept, want)) {
+                self.kept
+                    .extend_from_slice(taken.get(..want).unwrap_or_default());
+            } else {
+                // Given up as a frame whose kept prefix was lost.
+                cur.refused = true;
+                cur.keep = cur.seen;
+                self.kept = Vec::new();
+            }
         }
         *data = rest;
         let seen = cur.seen.saturating_add(n);
@@ -206,6 +225,15 @@ impl Splitter {
         }
         self.cur = None;
         Next::Frame(frame(cur, &self.kept))
+    }
+
+    /// States what `kept` holds now against the parser budget; a buffer
+    /// grown past [`KEPT_FRAME`] is given back first.
+    pub fn sync(&mut self) {
+        if self.cur.is_none() && self.kept.capacity() > KEPT_FRAME {
+            self.kept = Vec::new();
+        }
+        self.charge.set(heap(&self.kept));
     }
 
     /// `len` bytes of this direction were lost.
@@ -264,6 +292,7 @@ fn frame(c: Current, kept: &[u8]) -> Frame<'_> {
                 HEADERS | PUSH_PROMISE | CONTINUATION | SETTINGS
             ),
         damaged: c.damaged,
+        refused: c.refused,
         start: c.start,
     }
 }

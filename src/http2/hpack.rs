@@ -199,6 +199,22 @@ impl Decoder {
         }
     }
 
+    /// The table's size as counted against the parser budget: the largest
+    /// the receiver allowed (RFC 7541 section 4.2), once a block was
+    /// decoded and while the state is known; 0 before and after.
+    pub fn declared_size(&self) -> usize {
+        if self.inner.is_some() && !self.lost {
+            self.allowed
+        } else {
+            0
+        }
+    }
+
+    /// What [`Decoder::declared_size`] will be once a block is decoded.
+    pub fn declarable_size(&self) -> usize {
+        if self.lost { 0 } else { self.allowed }
+    }
+
     /// A block of this direction was lost: the table is unknown from now on
     /// (and its memory is given back).
     pub fn lose(&mut self) {

@@ -13,6 +13,7 @@
 pub mod frame;
 pub mod hpack;
 
+use crate::budget::{Charge, growth, heap};
 use crate::ledger::Request;
 use crate::{At, Side};
 use frame::{GapOutcome, Next, Splitter};
@@ -126,6 +127,13 @@ pub enum AnomalyKind {
     /// A SETTINGS frame longer than [`frame::SETTINGS_CAP`]: the rest was
     /// skipped.
     SettingsTooLong,
+    /// A buffer not grown because the capture's parser budget
+    /// ([`crate::budget::PARSER_BUDGET`]) was spent, given up as at its own
+    /// cap: a header block or the frame carrying it (HPACK state lost), an
+    /// HPACK table (state lost), a stream's request text (not kept), a
+    /// stream (the oldest reported as it stands). One per side, `bytes`
+    /// summing what was given up.
+    ParserBudget,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -133,6 +141,8 @@ pub struct Anomaly {
     pub side: Side,
     pub packet: u64,
     pub kind: AnomalyKind,
+    /// For [`AnomalyKind::ParserBudget`]: the bytes given up.
+    pub bytes: Option<u64>,
 }
 
 /// Connection-level facts.
@@ -244,6 +254,9 @@ struct Conn {
     held_text: usize,
     done: Vec<Exchange>,
     summary: Summary,
+    /// What the header blocks, HPACK tables (by their declared size) and
+    /// streams hold against the capture's parser budget.
+    charge: Charge,
 }
 
 impl Http2 {
@@ -256,6 +269,23 @@ impl Http2 {
             preface_left: PREFACE.len(),
             conn: Conn::default(),
         }
+    }
+
+    /// Counts this parser's buffers, tables and streams against
+    /// `charge`'s budget.
+    pub fn with_charge(mut self, charge: Charge) -> Self {
+        self.split.client.charge = charge.sibling();
+        self.split.server.charge = charge.sibling();
+        self.conn.charge = charge;
+        self.sync();
+        self
+    }
+
+    fn sync(&mut self) {
+        self.split.client.sync();
+        self.split.server.sync();
+        let held = self.conn.held();
+        self.conn.charge.set(held);
     }
 
     /// HTTP/2 inside TLS, after ALPN chose "h2" (RFC 9113 section 3.2).
@@ -303,6 +333,7 @@ impl Http2 {
                 self.split.get_mut(sender).limit = limit;
             }
         }
+        self.sync();
     }
 
     /// `len` bytes of one side were lost.
@@ -320,6 +351,7 @@ impl Http2 {
             self.conn.anomaly(side, packet, AnomalyKind::GapLostFraming);
             self.conn.stop(side);
         }
+        self.sync();
     }
 
     /// The connection ended: every stream still tracked is reported as it
@@ -328,6 +360,8 @@ impl Http2 {
         while let Some(s) = self.conn.streams.pop_front() {
             self.conn.done.push(s.exchange);
         }
+        self.conn.held_text = 0;
+        self.sync();
     }
 
     /// Exchanges finished since the last call, in stream (and so request)
@@ -365,9 +399,45 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl Conn {
+    /// Heap bytes counted against the parser budget: header blocks being
+    /// gathered, the HPACK tables' declared sizes, the streams' slots and
+    /// request text (finished exchanges are taken by the caller after
+    /// every call).
+    fn held(&self) -> usize {
+        heap(&self.block_buf.client)
+            + heap(&self.block_buf.server)
+            + self.hpack.client.declared_size()
+            + self.hpack.server.declared_size()
+            + self.streams.capacity() * std::mem::size_of::<Stream>()
+            + self.held_text
+    }
+
+    /// `bytes` of `side` given up for want of budget: one anomaly per
+    /// side, its bytes summed.
+    fn refused(&mut self, side: Side, packet: u64, bytes: u64) {
+        match self
+            .summary
+            .anomalies
+            .iter_mut()
+            .find(|a| a.kind == AnomalyKind::ParserBudget && a.side == side)
+        {
+            Some(a) => a.bytes = Some(a.bytes.unwrap_or(0).saturating_add(bytes)),
+            None => self.anomaly_with(side, packet, AnomalyKind::ParserBudget, Some(bytes)),
+        }
+    }
+
     fn anomaly(&mut self, side: Side, packet: u64, kind: AnomalyKind) {
+        self.anomaly_with(side, packet, kind, None);
+    }
+
+    fn anomaly_with(&mut self, side: Side, packet: u64, kind: AnomalyKind, bytes: Option<u64>) {
         if self.summary.anomalies.len() < ANOMALY_CAP {
-            self.summary.anomalies.push(Anomaly { side, packet, kind });
+            self.summary.anomalies.push(Anomaly {
+                side,
+                packet,
+                kind,
+                bytes,
+            });
         } else {
             self.summary.anomalies_dropped = self.summary.anomalies_dropped.saturating_add(1);
         }
@@ -425,7 +495,7 @@ impl Conn {
         // the padding is data.
         let bytes = if !h.has(frame::PADDED) {
             Some(u64::from(h.length))
-        } else if f.damaged {
+        } else if f.damaged || f.refused {
             None
         } else {
             let pad = f.kept.first().map_or(u32::MAX, |&p| u32::from(p));
@@ -492,9 +562,17 @@ impl Conn {
         } else {
             // A lost fragment still opens the block, so that its
             // CONTINUATION frames are recognised (they decode to nothing).
-            let buf = self.block_buf.get_mut(side);
-            buf.clear();
-            buf.extend_from_slice(fragment.unwrap_or_default());
+            let fragment = fragment.unwrap_or_default();
+            self.block_buf.get_mut(side).clear();
+            if self
+                .charge
+                .take(growth(self.block_buf.get(side), fragment.len()))
+            {
+                self.block_buf.get_mut(side).extend_from_slice(fragment);
+            } else {
+                self.refused(side, at.packet, fragment.len() as u64);
+                self.lose_headers(side);
+            }
             *self.block.get_mut(side) = Some(block);
         }
     }
@@ -507,12 +585,16 @@ impl Conn {
             return;
         };
         if self.usable(side, f, at) {
-            let buf = self.block_buf.get_mut(side);
-            if buf.len().saturating_add(f.kept.len()) > frame::BLOCK_CAP {
+            let buf = self.block_buf.get(side);
+            let want = buf.len().saturating_add(f.kept.len());
+            if want > frame::BLOCK_CAP {
                 self.anomaly(side, at.packet, AnomalyKind::HeaderBlockTooLarge);
                 self.lose_headers(side);
+            } else if !self.charge.take(growth(buf, f.kept.len())) {
+                self.refused(side, at.packet, want as u64);
+                self.lose_headers(side);
             } else {
-                buf.extend_from_slice(f.kept);
+                self.block_buf.get_mut(side).extend_from_slice(f.kept);
             }
         }
         if !h.has(frame::END_HEADERS) {
@@ -532,6 +614,11 @@ impl Conn {
     /// Whether a header block frame's payload can be decoded; if not, the
     /// direction's header state is lost.
     fn usable(&mut self, side: Side, f: &frame::Frame<'_>, at: At) -> bool {
+        if f.refused {
+            self.refused(side, at.packet, u64::from(f.header.length));
+            self.lose_headers(side);
+            return false;
+        }
         let problem = if f.damaged {
             Some(AnomalyKind::GapInHeaderBlock)
         } else if f.truncated {
@@ -547,6 +634,14 @@ impl Conn {
     }
 
     fn decode(&mut self, side: Side, block: &[u8], at: At) -> Option<hpack::Fields> {
+        // A table is counted at its declared size from its first block on.
+        let d = self.hpack.get(side);
+        let more = d.declarable_size().saturating_sub(d.declared_size());
+        if !self.charge.take(more) {
+            self.refused(side, at.packet, more as u64);
+            self.lose_headers(side);
+            return None;
+        }
         match self.hpack.get_mut(side).decode(block) {
             Ok(f) => {
                 if f.truncated {
@@ -622,6 +717,10 @@ impl Conn {
             self.anomaly(Side::Client, at.packet, AnomalyKind::FieldTruncated);
             f = hpack::Fields::default();
             known = false;
+        } else if !self.charge.take(text(&f)) {
+            self.refused(Side::Client, at.packet, text(&f) as u64);
+            f = hpack::Fields::default();
+            known = false;
         }
         self.held_text += text(&f);
         let exchange = Exchange {
@@ -640,10 +739,30 @@ impl Conn {
     }
 
     fn open_stream(&mut self, id: u32, exchange: Exchange, client_ended: bool, packet: u64) {
-        if self.streams.len() >= STREAM_CAP
+        let full = self.streams.len() >= STREAM_CAP;
+        let slot = if self.streams.len() < self.streams.capacity() {
+            0
+        } else {
+            self.streams.capacity().max(4) * std::mem::size_of::<Stream>()
+        };
+        let refused = !full && !self.charge.take(slot);
+        if refused && self.streams.is_empty() {
+            // None other open: this one is reported at once, nothing grows.
+            let bytes = exchange.request_text();
+            self.refused(Side::Client, packet, bytes as u64);
+            self.held_text = self.held_text.saturating_sub(bytes);
+            self.last_client_stream = id;
+            self.summary.requests = self.summary.requests.saturating_add(1);
+            self.done.push(exchange);
+            return;
+        }
+        if (full || refused)
             && let Some(old) = self.streams.pop_front()
         {
-            if !self.evicted {
+            if refused {
+                let bytes = old.exchange.request_text() as u64;
+                self.refused(Side::Client, packet, bytes);
+            } else if !self.evicted {
                 self.anomaly(Side::Client, packet, AnomalyKind::TooManyStreams);
                 self.evicted = true;
             }
@@ -707,7 +826,7 @@ impl Conn {
 
     fn on_reset(&mut self, side: Side, f: &frame::Frame<'_>, at: At) {
         let h = f.header;
-        let code = if h.length != 4 || f.damaged {
+        let code = if h.length != 4 || f.damaged || f.refused {
             None
         } else {
             be32(f.kept, 0)
@@ -752,7 +871,7 @@ impl Conn {
         if f.truncated {
             self.anomaly(side, at.packet, AnomalyKind::SettingsTooLong);
         }
-        if f.damaged {
+        if f.damaged || f.refused {
             return None;
         }
         // RFC 9113 section 6.5.2: MAX_FRAME_SIZE's initial value applies once
@@ -785,7 +904,7 @@ impl Conn {
             self.anomaly(side, at.packet, AnomalyKind::BadFrameSize);
             return;
         };
-        if f.damaged {
+        if f.damaged || f.refused {
             return;
         }
         let g = GoAway {

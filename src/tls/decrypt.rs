@@ -10,6 +10,7 @@
 //! the caller; nothing decrypted is ever delivered after a failure, and
 //! early data only once the server is known to have accepted it.
 
+use crate::budget::{Budget, Charge, growth, heap};
 use crate::keys::{DecryptError, Decryptor, KeyLog, KeyLogWarning, Label, Secret, Secrets};
 use crate::{At, Side};
 use std::cell::RefCell;
@@ -29,10 +30,12 @@ const MAX_QUEUED: usize = 1 << 20;
 /// The secrets a capture can use: key logs given on the command line
 /// (shared by every capture), those found in its own Decryption Secrets
 /// Blocks, and the master secrets of TLS 1.2 sessions seen completing, by
-/// session id, for resumed handshakes.
+/// session id, for resumed handshakes. It also carries the capture's
+/// parser [`Budget`], which it is shared with every connection for.
 #[derive(Default)]
 pub struct KeyStore {
     base: Arc<KeyLog>,
+    budget: Rc<Budget>,
     local: RefCell<KeyLog>,
     sessions: RefCell<HashMap<Vec<u8>, [u8; 48]>>,
     tickets: RefCell<HashMap<u64, [u8; 48]>>,
@@ -50,11 +53,27 @@ impl std::fmt::Debug for KeyStore {
 }
 
 impl KeyStore {
+    /// A store for one capture, with a budget of
+    /// [`crate::budget::PARSER_BUDGET`] for its parsers.
     pub fn new(base: Arc<KeyLog>) -> KeyStore {
         KeyStore {
             base,
             ..KeyStore::default()
         }
+    }
+
+    /// A store whose connections' parsers share `budget`.
+    pub fn with_budget(base: Arc<KeyLog>, budget: Rc<Budget>) -> KeyStore {
+        KeyStore {
+            base,
+            budget,
+            ..KeyStore::default()
+        }
+    }
+
+    /// The parser budget of the capture this store serves.
+    pub fn budget(&self) -> &Rc<Budget> {
+        &self.budget
     }
 
     /// Adds key log text found in the capture itself; returns its warnings.
@@ -360,6 +379,8 @@ pub struct Decrypt {
     chunks: Vec<(Side, Chunk, At)>,
     /// Decrypted bytes not kept because the queue was full (each side).
     pub overflowed: [u64; 2],
+    /// What the buffers above hold against the capture's parser budget.
+    charge: Charge,
 }
 
 /// A piece of decrypted application data as the caller receives it.
@@ -369,6 +390,8 @@ enum Chunk {
     Bytes(usize),
     /// This many bytes decrypted but not kept: a gap for the parsers.
     Lost(u64),
+    /// The same, because the capture's parser budget was spent.
+    Refused(u64),
 }
 
 /// Decrypted application data handed to the caller.
@@ -378,6 +401,9 @@ pub enum Plain<'a> {
     /// Decrypted but dropped at [`MAX_QUEUED`]: the parsers see a gap of
     /// this many bytes, exactly as for bytes lost on the wire.
     Lost(u64),
+    /// Decrypted but dropped because the capture's parser budget
+    /// ([`crate::budget`]) was spent: a gap, as [`Plain::Lost`].
+    Refused(u64),
 }
 
 impl std::fmt::Debug for Decrypt {
@@ -395,7 +421,9 @@ fn idx(side: Side) -> usize {
 
 impl Decrypt {
     pub fn new(store: Rc<KeyStore>) -> Decrypt {
+        let charge = Charge::new(store.budget());
         Decrypt {
+            charge,
             store,
             status: Status::Idle,
             tls13: false,
@@ -639,6 +667,25 @@ impl Decrypt {
         let mut scratch = std::mem::take(&mut self.scratch);
         self.open_record(side, ctype, &header, fragment, &mut scratch, at);
         self.scratch = scratch;
+        self.charge.set(self.held());
+    }
+
+    /// Heap bytes of the buffers counted against the parser budget: the
+    /// queue and its chunk list, the scratch record, early data held, and
+    /// the handshake scanners.
+    fn held(&self) -> usize {
+        let scans = self
+            .scan
+            .iter()
+            .chain([&self.early.scan])
+            .map(|s| s.header.capacity() + s.body.capacity())
+            .sum::<usize>();
+        heap(&self.queued)
+            + heap(&self.chunks)
+            + heap(&self.scratch)
+            + heap(&self.early.held)
+            + heap(&self.early.held_chunks)
+            + scans
     }
 
     /// Opens a record with the side's current keys and hands the plaintext
@@ -661,7 +708,9 @@ impl Decrypt {
         let seq = dec.sequence();
         let after_gap = self.after_gap.get(i).copied().unwrap_or(false);
         let start = self.queued.len();
-        let in_queue = !after_gap && start + fragment.len() <= MAX_QUEUED;
+        let in_queue = !after_gap
+            && start + fragment.len() <= MAX_QUEUED
+            && self.charge.take(growth(&self.queued, fragment.len()));
         let opened = if in_queue {
             dec.open_appended(header, fragment, &mut self.queued)
                 .map(|(t, _)| (t, None))
@@ -735,12 +784,22 @@ impl Decrypt {
     }
 
     /// Queues decrypted application data for the caller.
+    /// Past [`MAX_QUEUED`], or past the parser budget, the bytes are
+    /// dropped and become a gap.
     fn queue(&mut self, side: Side, plain: &[u8], at: At) {
-        if self.queued.len() + plain.len() <= MAX_QUEUED {
+        let fits = self.queued.len() + plain.len() <= MAX_QUEUED;
+        if fits && self.charge.take(growth(&self.queued, plain.len())) {
             self.queued.extend_from_slice(plain);
             self.chunks.push((side, Chunk::Bytes(plain.len()), at));
         } else if !plain.is_empty() {
             let lost = plain.len() as u64;
+            if fits {
+                match self.chunks.last_mut() {
+                    Some((s, Chunk::Refused(n), _)) if *s == side => *n += lost,
+                    _ => self.chunks.push((side, Chunk::Refused(lost), at)),
+                }
+                return;
+            }
             if let Some(n) = self.overflowed.get_mut(idx(side)) {
                 *n += lost;
             }
@@ -832,16 +891,22 @@ impl Decrypt {
                 match self.early.accepted {
                     Some(true) => self.queue(Side::Client, plain, at),
                     Some(false) => self.early.rejected += 1,
-                    None if self.early.held.len() + plain.len() <= MAX_QUEUED => {
+                    None if self.early.held.len() + plain.len() <= MAX_QUEUED
+                        && self.charge.take(growth(&self.early.held, plain.len())) =>
+                    {
                         self.early.held.extend_from_slice(plain);
                         self.early.held_chunks.push((plain.len(), at));
                     }
                     None => {
+                        let why = if self.early.held.len() + plain.len() <= MAX_QUEUED {
+                            "the capture's parser budget was spent before the server's answer"
+                                .to_string()
+                        } else {
+                            format!("more than {MAX_QUEUED} bytes before the server's answer")
+                        };
                         self.early.held = Vec::new();
                         self.early.held_chunks = Vec::new();
-                        self.early.phase = EarlyPhase::Failed(format!(
-                            "more than {MAX_QUEUED} bytes before the server's answer"
-                        ));
+                        self.early.phase = EarlyPhase::Failed(why);
                     }
                 }
             }
@@ -965,6 +1030,7 @@ impl Decrypt {
                     from += len;
                 }
                 Chunk::Lost(len) => sink(side, Plain::Lost(len), at),
+                Chunk::Refused(len) => sink(side, Plain::Refused(len), at),
             }
         }
         self.queued.clear();
@@ -1006,6 +1072,7 @@ mod tests {
                 match plain {
                     Plain::Bytes(b) => Ok(b.len()),
                     Plain::Lost(n) => Err(n),
+                    Plain::Refused(n) => unreachable!("the budget has room: {n}"),
                 },
             ))
         });

@@ -88,6 +88,12 @@ pub enum AnomalyKind {
     /// (1 MiB between two deliveries): dropped, and a gap of that many
     /// bytes for the HTTP parsers.
     DecryptedOverflow,
+    /// A buffer not grown because the capture's parser budget
+    /// ([`crate::budget::PARSER_BUDGET`]) was spent: a hello skipped as if
+    /// too large, decrypted data dropped as a gap. One per side; `bytes`
+    /// sums what was not read (the hellos' declared lengths, the decrypted
+    /// bytes dropped).
+    ParserBudget,
 }
 
 impl TlsAnomaly {

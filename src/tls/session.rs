@@ -19,6 +19,7 @@ use super::record::{Framer, RecordEvent, RecordSink, SSLV2};
 use super::{
     AnomalyKind, Close, MAX_ANOMALIES, MAX_HANDSHAKES, MAX_HELLO_LEN, TlsAnomaly, content,
 };
+use crate::budget::{Charge, growth, heap};
 use crate::{At, Side, Ts};
 use serde::{Deserialize, Serialize, Serializer};
 use std::sync::Arc;
@@ -308,6 +309,9 @@ enum HsEvent<'a> {
     Message(u8, &'a [u8]),
     Skipped(u8),
     TooLarge(u8, usize),
+    /// A message of this type and declared length given up because the
+    /// capture's parser budget was spent: skipped as if too large.
+    Refused(u8, usize),
 }
 
 /// Messages whose bodies are read: the hellos, and the TLS 1.2
@@ -323,7 +327,7 @@ impl HsReader {
         self.buf.clear();
     }
 
-    fn feed(&mut self, mut d: &[u8], f: &mut impl FnMut(HsEvent<'_>)) {
+    fn feed(&mut self, mut d: &[u8], charge: &mut Charge, f: &mut impl FnMut(HsEvent<'_>)) {
         while !d.is_empty() {
             match self.msg {
                 None => {
@@ -370,10 +374,15 @@ impl HsReader {
                         self.msg = Some((t, len, keep));
                     }
                 }
-                Some((t, remaining, keep)) => {
+                Some((t, remaining, mut keep)) => {
                     let take = remaining.min(d.len());
                     let (chunk, rest) = d.split_at_checked(take).unwrap_or((d, &[]));
                     d = rest;
+                    if keep && !charge.take(growth(&self.buf, chunk.len())) {
+                        f(HsEvent::Refused(t, self.buf.len() + remaining));
+                        self.buf = Vec::new();
+                        keep = false;
+                    }
                     if keep {
                         self.buf.extend_from_slice(chunk);
                     }
@@ -382,7 +391,9 @@ impl HsReader {
                         if keep {
                             f(HsEvent::Message(t, &self.buf));
                         }
-                        self.buf.clear();
+                        // Hellos split across records are rare, and a
+                        // connection seldom has a second: nothing is kept.
+                        self.buf = Vec::new();
                     } else {
                         self.msg = Some((t, remaining - take, keep));
                     }
@@ -420,6 +431,9 @@ struct Core {
     deliver_ciphertext: bool,
     /// Decryption, when key logs were given.
     decrypt: Option<super::decrypt::Decrypt>,
+    /// What the handshake buffers hold against the capture's parser budget
+    /// (the decryptor holds its own).
+    charge: Charge,
 }
 
 impl RecordSink for Core {
@@ -512,7 +526,8 @@ impl Core {
 
     fn on_handshake_fragment(&mut self, side: Side, fragment: &[u8], at: At) {
         let mut reader = std::mem::take(self.hs.of_mut(side));
-        reader.feed(fragment, &mut |ev| match ev {
+        let mut charge = std::mem::take(&mut self.charge);
+        reader.feed(fragment, &mut charge, &mut |ev| match ev {
             HsEvent::Message(1, body) if side == Side::Client => {
                 self.on_client_hello(hello::parse_client_hello(body), at)
             }
@@ -527,8 +542,11 @@ impl Core {
                 self.on_message_type(side, 4);
             }
             HsEvent::Message(t, _) | HsEvent::Skipped(t) => self.on_message_type(side, t),
-            HsEvent::TooLarge(t, len) => {
-                self.on_anomaly(AnomalyKind::HelloTooLarge, side, at, Some(len as u64));
+            HsEvent::TooLarge(t, len) | HsEvent::Refused(t, len) => {
+                match ev {
+                    HsEvent::Refused(..) => self.on_budget(side, at, len as u64),
+                    _ => self.on_anomaly(AnomalyKind::HelloTooLarge, side, at, Some(len as u64)),
+                }
                 match (t, side) {
                     (1, Side::Client) => self.on_client_hello(Err(HelloError::Malformed), at),
                     (2, Side::Server) => self.on_server_hello(Err(HelloError::Malformed), at),
@@ -537,6 +555,27 @@ impl Core {
             }
         });
         *self.hs.of_mut(side) = reader;
+        self.charge = charge;
+    }
+
+    /// `bytes` were not read because the capture's parser budget was
+    /// spent: one anomaly per side, at the first packet, with the bytes
+    /// summed.
+    fn on_budget(&mut self, side: Side, at: At, bytes: u64) {
+        match self
+            .anomalies
+            .iter_mut()
+            .find(|a| a.kind == AnomalyKind::ParserBudget && a.side == side)
+        {
+            Some(a) => a.bytes = Some(a.bytes.unwrap_or(0).saturating_add(bytes)),
+            None => self.on_anomaly(AnomalyKind::ParserBudget, side, at, Some(bytes)),
+        }
+    }
+
+    /// States what the handshake buffers hold now.
+    fn sync(&mut self) {
+        let held = heap(&self.hs.client.buf) + heap(&self.hs.server.buf);
+        self.charge.set(held);
     }
 
     fn on_client_hello(&mut self, ch: Result<ClientHello, HelloError>, at: At) {
@@ -888,11 +927,21 @@ impl TlsSession {
         }
     }
 
-    /// A session that decrypts with the secrets in `keys`.
+    /// A session that decrypts with the secrets in `keys`, its buffers
+    /// counted against the parser budget the store carries.
     pub fn with_keys(keys: std::rc::Rc<super::decrypt::KeyStore>) -> Self {
         let mut s = Self::new();
+        s.core.charge = Charge::new(keys.budget());
         s.core.decrypt = Some(super::decrypt::Decrypt::new(keys));
         s
+    }
+
+    /// Counts the handshake buffers against `charge`'s budget (a session
+    /// made by [`TlsSession::with_keys`] already does).
+    pub fn with_charge(mut self, charge: Charge) -> Self {
+        self.core.charge = charge;
+        self.core.sync();
+        self
     }
 
     /// The ALPN protocol the server chose, when it can be read: from the
@@ -921,15 +970,21 @@ impl TlsSession {
         let mut lost = Vec::new();
         if let Some(d) = &mut self.core.decrypt {
             d.drain(&mut |side, plain, at| {
-                if let super::decrypt::Plain::Lost(n) = plain {
-                    lost.push((side, n, at));
+                match plain {
+                    super::decrypt::Plain::Lost(n) => lost.push((side, n, at, false)),
+                    super::decrypt::Plain::Refused(n) => lost.push((side, n, at, true)),
+                    super::decrypt::Plain::Bytes(_) => {}
                 }
                 sink(side, plain, at);
             });
         }
-        for (side, n, at) in lost {
-            self.core
-                .on_anomaly(AnomalyKind::DecryptedOverflow, side, at, Some(n));
+        for (side, n, at, refused) in lost {
+            if refused {
+                self.core.on_budget(side, at, n);
+            } else {
+                self.core
+                    .on_anomaly(AnomalyKind::DecryptedOverflow, side, at, Some(n));
+            }
         }
     }
 
@@ -946,6 +1001,7 @@ impl TlsSession {
         if let Some(f) = framers.get_mut(side.idx()) {
             f.on_data(data, at, core);
         }
+        core.sync();
     }
 
     /// `len` bytes sent by `side` were not captured.
@@ -957,6 +1013,7 @@ impl TlsSession {
         if let Some(f) = framers.get_mut(side.idx()) {
             f.on_gap(len, core);
         }
+        core.sync();
     }
 
     /// The connection ended: `Some((side, how))` when a FIN or RST was seen,
