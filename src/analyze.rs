@@ -139,7 +139,11 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
     collect(&mut table, &file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
-    info.limits = limits(&table.counters, reader.secrets_dropped());
+    info.limits = limits(
+        &table.counters,
+        reader.secrets_dropped(),
+        store.budget().refusals(),
+    );
     let connections = connections.finish();
     CaptureResult {
         info,
@@ -150,7 +154,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
 
 /// What the connection table (every connection finished) and the reader
 /// gave up on.
-fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
+fn limits(c: &Counters, secrets_dropped: u64, parser_budget_refusals: u64) -> Limits {
     let r = &c.reassembly;
     Limits {
         connections_evicted: c.evicted,
@@ -162,6 +166,7 @@ fn limits(c: &Counters, secrets_dropped: u64) -> Limits {
         bytes_out_of_window: r.out_of_window_bytes,
         gap_bytes: r.gap_bytes,
         secrets_dropped_bytes: secrets_dropped,
+        parser_budget_refusals,
     }
 }
 

@@ -198,6 +198,10 @@ pub struct Limits {
     /// Key log text from Decryption Secrets Blocks dropped because
     /// `capture::MAX_SECRETS` bytes were waiting already.
     pub secrets_dropped_bytes: u64,
+    /// Times a parser's buffer could not grow because the capture's
+    /// parsers held `budget::PARSER_BUDGET` bytes at once; each gave that
+    /// buffer up as at its own cap (anomaly `parser_budget`).
+    pub parser_budget_refusals: u64,
 }
 
 impl Limits {
@@ -231,6 +235,12 @@ impl Limits {
                 l.segments_out_of_window, l.bytes_out_of_window
             ));
         }
+        if l.parser_budget_refusals > 0 {
+            parts.push(format!(
+                "{} parser buffers given up at the memory budget",
+                l.parser_budget_refusals
+            ));
+        }
         if l.secrets_dropped_bytes > 0 {
             parts.push(format!(
                 "{} bytes of embedded TLS secrets dropped",
@@ -252,6 +262,7 @@ impl Limits {
             bytes_out_of_window,
             gap_bytes,
             secrets_dropped_bytes,
+            parser_budget_refusals,
         } = *other;
         self.connections_evicted += connections_evicted;
         self.reassembly_cap_hits += reassembly_cap_hits;
@@ -262,6 +273,7 @@ impl Limits {
         self.bytes_out_of_window += bytes_out_of_window;
         self.gap_bytes += gap_bytes;
         self.secrets_dropped_bytes += secrets_dropped_bytes;
+        self.parser_budget_refusals += parser_budget_refusals;
     }
 }
 

@@ -671,6 +671,7 @@ const CAPTURE_COLUMNS: &[&str] = &[
     "limits_bytes_out_of_window",
     "limits_gap_bytes",
     "limits_secrets_dropped_bytes",
+    "limits_parser_budget_refusals",
 ];
 
 fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
@@ -702,6 +703,7 @@ fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
             l.bytes_out_of_window,
             l.gap_bytes,
             l.secrets_dropped_bytes,
+            l.parser_budget_refusals,
         ] {
             r.num(v)?;
         }
