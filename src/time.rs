@@ -35,21 +35,40 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+impl Ts {
+    /// RFC 3339 in UTC with nanoseconds, `2026-11-26T01:02:03.123456789Z`:
+    /// always 30 ASCII bytes, as every year an `i64` of nanoseconds can
+    /// hold (1677 to 2262) has four digits. Written digit by digit: the
+    /// JSON report writes several per connection.
+    pub fn rfc3339(self) -> [u8; 30] {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000) as u32;
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400) as u32;
+        let (y, m, d) = civil_from_days(days);
+        let mut out = *b"0000-00-00T00:00:00.000000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for slot in out.iter_mut().skip(at).take(width).rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, y.clamp(0, 9999) as u32);
+        put(5, 2, m);
+        put(8, 2, d);
+        put(11, 2, sod / 3600);
+        put(14, 2, (sod / 60) % 60);
+        put(17, 2, sod % 60);
+        put(20, 9, nanos);
+        out
+    }
+}
+
 impl fmt::Display for Ts {
     /// RFC 3339 in UTC with nanoseconds: `2026-11-26T01:02:03.123456789Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )
+        let text = self.rfc3339();
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -58,7 +77,8 @@ impl fmt::Display for Ts {
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if s.is_human_readable() {
-            s.collect_str(self)
+            let text = self.rfc3339();
+            s.serialize_str(std::str::from_utf8(&text).map_err(serde::ser::Error::custom)?)
         } else {
             s.serialize_i64(self.0)
         }
@@ -89,5 +109,28 @@ mod tests {
             "2000-02-29T00:00:00.000000000Z"
         );
         assert_eq!(Ts(-1).to_string(), "1969-12-31T23:59:59.999999999Z");
+        // The ends of what an i64 of nanoseconds holds:
+        // date -u -d @-9223372037 => 1677-09-21T00:12:43,
+        // date -u -d @9223372036 => 2262-04-11T23:47:16.
+        assert_eq!(Ts(i64::MIN).to_string(), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(Ts(i64::MAX).to_string(), "2262-04-11T23:47:16.854775807Z");
+    }
+
+    proptest::proptest! {
+        /// The digit-by-digit text equals formatting the same fields.
+        #[test]
+        fn written_digits_equal_formatted_fields(ns in proptest::num::i64::ANY) {
+            let secs = ns.div_euclid(1_000_000_000);
+            let nanos = ns.rem_euclid(1_000_000_000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            let want = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60
+            );
+            proptest::prop_assert_eq!(Ts(ns).to_string(), want);
+        }
     }
 }

@@ -5,10 +5,14 @@ use std::io::{self, Write};
 
 /// Writes the ledger indented for reading when `pretty`, else on one line.
 pub fn render(ledger: &Ledger, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+    // serde_json writes in pieces of a few bytes: a buffer of a known type
+    // takes them without a dynamic call each.
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
     if pretty {
-        serde_json::to_writer_pretty(&mut *out, ledger)?;
+        serde_json::to_writer_pretty(&mut out, ledger)?;
     } else {
-        serde_json::to_writer(&mut *out, ledger)?;
+        serde_json::to_writer(&mut out, ledger)?;
     }
-    out.write_all(b"\n")
+    out.write_all(b"\n")?;
+    out.flush()
 }
