@@ -33,7 +33,7 @@ use connreuse::{At, http1, http2, tls};
 use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Write};
 use std::rc::Rc;
 
 // ---------------------------------------------------------------------------
@@ -491,6 +491,56 @@ fn the_report_of_many_connections_grows_linearly_and_the_page_is_capped() {
     // HTML: at most MAX_BARS connections are drawn, so twice the
     // connections add only their counts.
     assert!(html10 < html5 + html5 / 10, "{html5} -> {html10}");
+}
+
+/// What a finished connection costs until the report is written: its
+/// digest, not its record (which goes to a temporary file past 16 MiB,
+/// docs/DESIGN.md, *Finished connections*). Twice the connections, read,
+/// diagnosed and written as JSON, add at most 256 bytes of heap each
+/// (measured: 238; the 176-byte digest, its index in its server's list, the
+/// growth slack of both lists); the records themselves are about 800 bytes
+/// each in memory (`Connection` alone is 768).
+#[test]
+fn a_finished_connection_costs_its_digest_not_its_record() {
+    let heap = |n: u32| {
+        let ((), heap) = peak_growth(|| {
+            let result = analyze::reader(
+                "many.pcap".into(),
+                Box::new(Quartets::new(n)),
+                &Default::default(),
+            );
+            assert!(result.connections.spilled(), "past 16 MiB of records");
+            let mut ledger = Ledger::new(vec![(result.info, result.connections)]);
+            let found = findings::diagnose(&ledger);
+            ledger.set_findings(found);
+            let mut out = Counted(0);
+            json::render(&ledger, &mut out, false).expect("written");
+            assert!(out.0 > 100 * n as usize, "{} bytes of JSON", out.0);
+            assert_eq!(ledger.connection_count(), n as usize);
+        });
+        heap
+    };
+    // About 104 bytes a record encoded: both sizes pass 16 MiB.
+    let (small, large) = (heap(200_000), heap(400_000));
+    let per_connection = large.saturating_sub(small) / 200_000;
+    assert!(
+        per_connection <= 256,
+        "{small} -> {large}: {per_connection} B a connection"
+    );
+}
+
+/// A writer that counts what it is given.
+struct Counted(usize);
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------

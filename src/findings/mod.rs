@@ -306,8 +306,8 @@ fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
 /// the server chose HTTP/1.1, or the same server spoke h2 on other
 /// connections in the capture.
 fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let is_h1 = |c: &Digest| c.protocol.is_some_and(|p| p.starts_with("http/1"));
-    let server_speaks_h2 = conns.iter().any(|(_, c)| c.protocol == Some("h2"));
+    let is_h1 = |c: &Digest| c.protocol().is_some_and(|p| p.starts_with("http/1"));
+    let server_speaks_h2 = conns.iter().any(|(_, c)| c.protocol() == Some("h2"));
     let offered_h2 = |c: &Digest| c.offered_h2;
     let h1: Vec<&(usize, &Digest)> = conns.iter().filter(|(_, c)| is_h1(c) && c.tls).collect();
     let refused: Vec<usize> = h1
@@ -356,48 +356,40 @@ fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding>
     out
 }
 
-/// One TLS handshake as the resumption rule sees it.
-struct Hello {
-    /// When its connection began (the ClientHello follows within an RTT).
-    start: Ts,
-    /// When it completed.
-    done: Option<Ts>,
-    resumed: Option<bool>,
-    /// The ClientHello offered a session to resume.
-    offered: bool,
-    conn: usize,
-}
-
 /// Full TLS handshakes begun after an earlier handshake to the same server
 /// had completed, so a session could have been resumed.
 fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let mut hs: Vec<Hello> = Vec::new();
-    for (i, c) in conns {
-        for h in &c.handshakes {
-            hs.push(Hello {
-                start: c.start,
-                done: h.done,
-                resumed: h.resumed,
-                offered: h.offered,
-                conn: *i,
-            });
-        }
-    }
-    hs.sort_by_key(|h| h.start);
-    let first_done = hs.iter().filter_map(|h| h.done).min();
-    let Some(first_done) = first_done else {
+    // Each handshake begins with its connection (the ClientHello follows
+    // within an RTT), so a connection's handshakes are judged together.
+    let mut hs: Vec<&(usize, &Digest)> = conns
+        .iter()
+        .filter(|(_, c)| c.handshakes.total > 0)
+        .collect();
+    hs.sort_by_key(|(_, c)| c.start);
+    let Some(first_done) = hs.iter().filter_map(|(_, c)| c.handshakes.first_done).min() else {
         return Vec::new();
     };
-    let avoidable: Vec<&Hello> = hs
+    let late: Vec<&(usize, &Digest)> = hs
         .iter()
-        .filter(|h| h.start > first_done && h.resumed == Some(false))
+        .filter(|(_, c)| c.start > first_done && c.handshakes.full > 0)
+        .copied()
         .collect();
-    if avoidable.is_empty() {
+    let avoidable: usize = late
+        .iter()
+        .map(|(_, c)| usize::from(c.handshakes.full))
+        .sum();
+    if avoidable == 0 {
         return Vec::new();
     }
-    let offered = avoidable.iter().filter(|h| h.offered).count();
-    let resumed = hs.iter().filter(|h| h.resumed == Some(true)).count();
-    let (cause, fix) = if offered * 2 >= avoidable.len() {
+    let offered: usize = late
+        .iter()
+        .map(|(_, c)| usize::from(c.handshakes.full_offered))
+        .sum();
+    let resumed: usize = hs
+        .iter()
+        .map(|(_, c)| usize::from(c.handshakes.resumed))
+        .sum();
+    let (cause, fix) = if offered * 2 >= avoidable {
         (
             "The client offered to resume (session id, ticket or PSK) but the server made a full handshake: its session cache or ticket keys did not accept the session (disabled, rotated, or not shared between servers).",
             "Enable session resumption on the server (nginx: ssl_session_cache shared, ssl_session_tickets on) and share ticket keys across instances.",
@@ -413,21 +405,16 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<
         server,
         format!(
             "{} full TLS handshake(s) to {} began after an earlier one had completed, so a session could have been resumed; {} offered resumption, {} handshake(s) to this server resumed.",
-            avoidable.len(),
-            server.server,
-            offered,
-            resumed
+            avoidable, server.server, offered, resumed
         ),
         cause,
         fix,
     );
     f.evidence
-        .insert("avoidable_full_handshakes", avoidable.len() as f64);
+        .insert("avoidable_full_handshakes", avoidable as f64);
     f.evidence.insert("offered_resumption", offered as f64);
     f.evidence.insert("resumed_handshakes", resumed as f64);
-    let mut ids: Vec<usize> = avoidable.iter().map(|h| h.conn).collect();
-    ids.dedup();
-    f.connections = ids;
+    f.connections = late.iter().map(|(i, _)| *i).collect();
     vec![f]
 }
 

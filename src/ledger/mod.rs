@@ -397,20 +397,14 @@ pub struct HandshakeTotals {
 }
 
 impl HandshakeTotals {
-    fn add(&mut self, h: &digest::HandshakeDigest) {
-        use crate::tls::Outcome;
-        self.total += 1;
-        match h.outcome {
-            Outcome::Completed => self.completed += 1,
-            Outcome::Abandoned => self.abandoned += 1,
-            Outcome::Failed => self.failed += 1,
-            Outcome::Incomplete => self.incomplete += 1,
-        }
-        match h.resumed {
-            Some(true) => self.resumed += 1,
-            Some(false) => self.full += 1,
-            None => {}
-        }
+    fn add(&mut self, h: &digest::HandshakeCounts) {
+        self.total += usize::from(h.total);
+        self.completed += usize::from(h.completed);
+        self.abandoned += usize::from(h.abandoned);
+        self.failed += usize::from(h.failed);
+        self.incomplete += usize::from(h.incomplete);
+        self.resumed += usize::from(h.resumed);
+        self.full += usize::from(h.full);
     }
 }
 
@@ -601,7 +595,7 @@ impl Ledger {
         let mut tls_handshakes = HandshakeTotals::default();
         let (mut observed, mut estimated) = (0, 0);
         for d in &digests {
-            d.handshakes.iter().for_each(|h| tls_handshakes.add(h));
+            tls_handshakes.add(&d.handshakes);
             match (d.basis, d.requests) {
                 (Some(Basis::Observed), Some(n)) => observed += n,
                 (Some(Basis::Estimated), Some(n)) => estimated += n,
@@ -613,7 +607,7 @@ impl Ledger {
             packets: captures.iter().map(|c| c.packets).sum(),
             tcp_connections: digests.len(),
             tcp_handshakes: digests.iter().filter(|d| d.syn_seen).count(),
-            tls_client_hellos: digests.iter().map(|d| d.client_hellos).sum(),
+            tls_client_hellos: digests.iter().map(|d| u64::from(d.client_hellos)).sum(),
             tls_handshakes,
             connections_with_keys: digests.iter().filter(|d| d.with_keys).count(),
             connections_decrypted: digests.iter().filter(|d| d.decrypted).count(),

@@ -77,8 +77,8 @@ pub fn aggregate(
     let mut protocols: Vec<&'static str> = Vec::new();
     let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
     for c in &conns {
-        c.handshakes.iter().for_each(|h| tls_handshakes.add(h));
-        if let Some(p) = c.protocol
+        tls_handshakes.add(&c.handshakes);
+        if let Some(p) = c.protocol()
             && !protocols.contains(&p)
         {
             protocols.push(p);

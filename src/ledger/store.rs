@@ -4,7 +4,7 @@
 //! arrays, times as nanoseconds) into a buffer that moves to an unnamed
 //! temporary file once it passes [`SPILL_AT`]; the report reads the records
 //! back one at a time, in its own order. Memory then holds, per finished
-//! connection, only its [`Digest`] (about 200 bytes), not the record (1.4 KB
+//! connection, only its [`Digest`] (176 bytes), not the record (1.4 KB
 //! and more with its requests).
 //!
 //! A record is three values one after the other, each readable alone: the
