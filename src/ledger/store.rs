@@ -282,6 +282,15 @@ impl Connections {
         self.digests.is_empty()
     }
 
+    /// Bytes of encoded records held in memory (none once they went to a
+    /// file).
+    pub fn bytes_in_memory(&self) -> usize {
+        match &self.store.data {
+            Data::Memory(m) => m.capacity(),
+            Data::File(_) => 0,
+        }
+    }
+
     /// Whether the records went to a temporary file.
     pub fn spilled(&self) -> bool {
         matches!(self.store.data, Data::File(_))
