@@ -171,7 +171,13 @@ impl Builder {
             if let Err(e) = part.encode(buf) {
                 self.error.get_or_insert_with(|| e.to_string());
             }
-            *len = u32::try_from(buf.len() - before).unwrap_or(u32::MAX);
+            // Over 4 GiB for one connection's requests: not readable back,
+            // and said so rather than read wrong.
+            *len = u32::try_from(buf.len() - before).unwrap_or_else(|_| {
+                self.error
+                    .get_or_insert_with(|| "a connection's record is over 4 GiB".to_string());
+                u32::MAX
+            });
         }
         let loc = Loc {
             offset: self.written,
