@@ -227,6 +227,20 @@ impl Splitter {
         Next::Frame(frame(cur, &self.kept))
     }
 
+    /// The bytes of a frame begun but not finished (its header so far, or
+    /// its header and the payload seen); None when framing stopped or
+    /// stands between frames.
+    pub fn unfinished(&self) -> Option<u64> {
+        if self.stopped {
+            return None;
+        }
+        match (&self.cur, self.head_len) {
+            (Some(c), _) => Some(HEADER_LEN as u64 + u64::from(c.seen)),
+            (None, 0) => None,
+            (None, n) => Some(n as u64),
+        }
+    }
+
     /// States what `kept` holds now against the parser budget; a buffer
     /// grown past [`KEPT_FRAME`] is given back first.
     pub fn sync(&mut self) {

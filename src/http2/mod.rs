@@ -127,6 +127,10 @@ pub enum AnomalyKind {
     /// A SETTINGS frame longer than [`frame::SETTINGS_CAP`]: the rest was
     /// skipped.
     SettingsTooLong,
+    /// The connection ended inside a frame (the capture stopped, or the
+    /// peer did): `bytes` of it were seen and not read. A HEADERS frame cut
+    /// this way is a request or response not counted.
+    TruncatedAtClose,
     /// A buffer not grown because the capture's parser budget
     /// ([`crate::budget::PARSER_BUDGET`]) was spent, given up as at its own
     /// cap: a header block or the frame carrying it (HPACK state lost), an
@@ -357,6 +361,13 @@ impl Http2 {
     /// The connection ended: every stream still tracked is reported as it
     /// stands.
     pub fn on_close(&mut self, _at: At) {
+        for side in [Side::Client, Side::Server] {
+            if let Some(bytes) = self.split.get(side).unfinished() {
+                let packet = self.last_at.get(side).packet;
+                self.conn
+                    .anomaly_with(side, packet, AnomalyKind::TruncatedAtClose, Some(bytes));
+            }
+        }
         while let Some(s) = self.conn.streams.pop_front() {
             self.conn.done.push(s.exchange);
         }

@@ -540,3 +540,38 @@ fn corpus_h2c_prior_knowledge() {
     assert_eq!((s.requests, s.peak_concurrent_streams), (1, 1));
     assert!(s.anomalies.is_empty(), "{:?}", s.anomalies);
 }
+
+/// A capture that stops inside a frame: the frame's bytes seen are said,
+/// on the side that sent them, at its last packet; a frame cut within its
+/// 9-byte header too. Frames that ended are not.
+#[test]
+fn a_frame_cut_by_the_close_is_an_anomaly() {
+    let client = with_preface(&[fr(1, 0x05, 1, &[0x82, 0x86, 0x84])]);
+    let response = fr(1, 0x04, 1, &[0x88]);
+    let data = fr(0, 0x01, 1, &[7; 100]);
+    let mut h = Http2::new_prior_knowledge();
+    h.on_data(Side::Client, &client, at(4));
+    h.on_data(Side::Client, &fr(0, 0x00, 0, &[])[..5], at(5));
+    h.on_data(Side::Server, &response, at(6));
+    h.on_data(Side::Server, &data[..40], at(7));
+    h.on_close(at(8));
+    let s = h.summary();
+    let listed: Vec<_> = s
+        .anomalies
+        .iter()
+        .map(|a| (a.side, a.kind, a.packet, a.bytes))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (Side::Client, AnomalyKind::TruncatedAtClose, 5, Some(5)),
+            (Side::Server, AnomalyKind::TruncatedAtClose, 7, Some(40)),
+        ]
+    );
+    // A connection that ends between frames has none.
+    let mut h = Http2::new_prior_knowledge();
+    h.on_data(Side::Client, &client, at(4));
+    h.on_data(Side::Server, &response, at(5));
+    h.on_close(at(6));
+    assert!(h.summary().anomalies.is_empty());
+}
