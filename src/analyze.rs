@@ -190,16 +190,17 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         app: mut session,
     } = done;
     let tls = session.tls();
+    let summary = tls.map(|t| t.summary());
     anomalies.extend(session.anomalies());
     Connection {
         capture: Arc::clone(file),
         tcp,
         protocol: session.protocol(),
-        tls: tls.map(|t| t.summary()),
         handshakes: tls
             .map(|t| t.handshakes().iter().map(HandshakeBrief::from).collect())
             .unwrap_or_default(),
-        http: session.http_facts(),
+        http: session.http_facts(summary.as_ref()),
+        tls: summary,
         anomalies,
         request_span: RequestSpan::default(),
         record_span: None,

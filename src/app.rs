@@ -24,7 +24,7 @@ use crate::http1::{self, Http1, SwitchKind, SwitchTag};
 use crate::http2::{self, Http2};
 use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
 use crate::tls::decrypt::{KeyStore, Plain};
-use crate::tls::{self, TlsSession};
+use crate::tls::{self, TlsSession, TlsSummary};
 use crate::{At, Side};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -357,13 +357,14 @@ impl Session {
 
     /// What the connection shows of HTTP: parsed when the bytes could be
     /// read (cleartext, or decrypted), else estimated from the shape of the
-    /// TLS records.
-    pub fn http_facts(&self) -> Option<Http> {
+    /// TLS records. `tls` is this session's TLS summary
+    /// (`self.tls().map(TlsSession::summary)`), made once by the caller.
+    pub fn http_facts(&self, tls: Option<&TlsSummary>) -> Option<Http> {
         if self.http.started() {
             return Some(self.observed_http());
         }
-        let tls = self.tls.as_deref()?;
-        if tls.summary().decrypted && self.http.requests.is_empty() && !self.http.unreadable {
+        let tls = tls?;
+        if tls.decrypted && self.http.requests.is_empty() && !self.http.unreadable {
             // Decrypted, and no application data came: nothing was asked.
             return estimated_http(tls).map(|mut h| {
                 h.requests = Some(0);
@@ -556,8 +557,7 @@ fn record_overhead(tls13: bool, cipher: &str) -> Option<usize> {
 /// HTTP facts of a TLS connection whose records cannot be read: the
 /// protocol from ALPN (or what the client offered, or record sizes), and
 /// for HTTP/1.x the number of requests estimated as client flights.
-fn estimated_http(t: &TlsSession) -> Option<Http> {
-    let s = t.summary();
+fn estimated_http(s: &TlsSummary) -> Option<Http> {
     let offered = |p: &str| s.alpn_offered.iter().any(|a| &**a == p);
     let http_offered = offered("h2") || offered("http/1.1") || offered("http/1.0");
     if !s.alpn_offered.is_empty() && !http_offered {
