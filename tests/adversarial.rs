@@ -288,15 +288,7 @@ fn quartet() -> Vec<u8> {
     ];
     let mut out = Vec::new();
     for (src, dst, seq, ack, flags) in segs {
-        let seg = Seg {
-            src,
-            dst,
-            seq,
-            ack,
-            flags,
-            payload: &[],
-        };
-        record(&mut out, 0, &seg);
+        record(&mut out, 0, (src, dst, seq, ack, flags, &[]));
     }
     out
 }
@@ -677,15 +669,7 @@ fn the_capture_wide_reassembly_budget_is_counted_where_it_runs_out() {
         let server = ([192, 0, 2, 1], 8080);
         let ts = 1_700_000_000_000_000 + j * 1_000;
         let mut put = |src, dst, seq, ack, flags, payload: &[u8]| {
-            let seg = Seg {
-                src,
-                dst,
-                seq,
-                ack,
-                flags,
-                payload,
-            };
-            record(out, ts, &seg);
+            record(out, ts, (src, dst, seq, ack, flags, payload));
         };
         put(client, server, CLIENT_ISN, 0, SYN, &[]);
         put(server, client, SERVER_ISN, CLIENT_ISN + 1, SYN | ACK, &[]);
@@ -1280,6 +1264,21 @@ fn an_http1_header_block_without_end() {
 
 /// `k` connections from distinct client ports to `server_port`, each
 /// scripted by `script` and left open, as one capture.
+/// `k` TLS connections left open, each side's hello declared at
+/// `MAX_HELLO_LEN` and sent but for its last byte.
+fn hellos_one_byte_short(k: u16) -> Vec<u8> {
+    open_connections(k, 443, |c| {
+        c.send(
+            true,
+            &partial_handshake(1, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
+        );
+        c.send(
+            false,
+            &partial_handshake(2, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
+        );
+    })
+}
+
 fn open_connections(k: u16, server_port: u16, script: impl Fn(&mut Capture)) -> Vec<u8> {
     let mut out = pcap_header();
     for i in 0..k {
@@ -1350,20 +1349,7 @@ fn parser_buffers_per_live_connection_at_their_caps() {
 
     // TLS without keys: both hellos declared at MAX_HELLO_LEN, all but one
     // byte sent, and a record waiting for its last byte on each side.
-    let tls = per(
-        held_while_live(open_connections(K, 443, |c| {
-            c.send(
-                true,
-                &partial_handshake(1, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
-            );
-            c.send(
-                false,
-                &partial_handshake(2, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
-            );
-        })),
-        idle4,
-        K,
-    );
+    let tls = per(held_while_live(hellos_one_byte_short(K)), idle4, K);
     // HTTP/1: a request head and a response head just under HEADER_CAP.
     let head_len = http1::HEADER_CAP - 64;
     let h1_heads = per(
@@ -1617,16 +1603,7 @@ fn parser_buffers_across_live_connections_stay_within_the_budget() {
 #[test]
 fn the_worst_cases_per_connection_stay_within_the_budget() {
     const K: u16 = 4;
-    let tls = open_connections(K, 443, |c| {
-        c.send(
-            true,
-            &partial_handshake(1, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
-        );
-        c.send(
-            false,
-            &partial_handshake(2, tls::MAX_HELLO_LEN, tls::MAX_HELLO_LEN - 1),
-        );
-    });
+    let tls = hellos_one_byte_short(K);
     let head_len = http1::HEADER_CAP - 64;
     let heads = open_connections(K, 80, |c| {
         c.send(
@@ -1799,15 +1776,7 @@ fn decryption_secrets_past_their_cap_are_dropped_and_counted() {
     }
     // One Enhanced Packet Block: a SYN.
     let mut packet = Vec::new();
-    let syn = Seg {
-        src: CLIENT,
-        dst: SERVER,
-        seq: CLIENT_ISN,
-        ack: 0,
-        flags: SYN,
-        payload: &[],
-    };
-    record(&mut packet, 0, &syn);
+    record(&mut packet, 0, (CLIENT, SERVER, CLIENT_ISN, 0, SYN, &[]));
     let ip = &packet[16..];
     let mut epb = 0u32.to_le_bytes().to_vec();
     epb.extend_from_slice(&[0; 8]);

@@ -21,18 +21,14 @@ pub fn pcap_header() -> Vec<u8> {
 /// An IPv4 address and a port.
 pub type End = ([u8; 4], u16);
 
-pub struct Seg<'a> {
-    pub src: End,
-    pub dst: End,
-    pub seq: u32,
-    pub ack: u32,
-    pub flags: u8,
-    pub payload: &'a [u8],
-}
+/// A TCP segment: source, destination, sequence and acknowledgment
+/// numbers, flags, payload.
+pub type Seg<'a> = (End, End, u32, u32, u8, &'a [u8]);
 
 /// Appends one pcap record holding `seg` at `ts_us` microseconds.
-pub fn record(out: &mut Vec<u8>, ts_us: u64, seg: &Seg<'_>) {
-    let len = 40 + seg.payload.len();
+pub fn record(out: &mut Vec<u8>, ts_us: u64, seg: Seg<'_>) {
+    let (src, dst, seq, ack, flags, payload) = seg;
+    let len = 40 + payload.len();
     out.extend_from_slice(&((ts_us / 1_000_000) as u32).to_le_bytes());
     out.extend_from_slice(&((ts_us % 1_000_000) as u32).to_le_bytes());
     out.extend_from_slice(&(len as u32).to_le_bytes());
@@ -41,15 +37,15 @@ pub fn record(out: &mut Vec<u8>, ts_us: u64, seg: &Seg<'_>) {
     out.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0]);
     let at = out.len() - 10;
     out[at..at + 2].copy_from_slice(&(len as u16).to_be_bytes());
-    out.extend_from_slice(&seg.src.0);
-    out.extend_from_slice(&seg.dst.0);
+    out.extend_from_slice(&src.0);
+    out.extend_from_slice(&dst.0);
     // TCP (RFC 9293 section 3.1): data offset 5 words.
-    out.extend_from_slice(&seg.src.1.to_be_bytes());
-    out.extend_from_slice(&seg.dst.1.to_be_bytes());
-    out.extend_from_slice(&seg.seq.to_be_bytes());
-    out.extend_from_slice(&seg.ack.to_be_bytes());
-    out.extend_from_slice(&[0x50, seg.flags, 0xff, 0xff, 0, 0, 0, 0]);
-    out.extend_from_slice(seg.payload);
+    out.extend_from_slice(&src.1.to_be_bytes());
+    out.extend_from_slice(&dst.1.to_be_bytes());
+    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&ack.to_be_bytes());
+    out.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    out.extend_from_slice(payload);
 }
 
 pub const CLIENT: End = ([10, 0, 0, 1], 40_000);
@@ -106,15 +102,11 @@ impl Capture {
 
     pub fn raw(&mut self, src: End, dst: End, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
         self.ts_us += 100;
-        let seg = Seg {
-            src,
-            dst,
-            seq,
-            ack,
-            flags,
-            payload,
-        };
-        record(&mut self.out, self.ts_us, &seg);
+        record(
+            &mut self.out,
+            self.ts_us,
+            (src, dst, seq, ack, flags, payload),
+        );
     }
 
     /// `bytes` from the client (or the server), in order.
