@@ -96,6 +96,7 @@ pub fn decode(lt: Linktype, data: &[u8]) -> Decoded<'_> {
 /// An Ethernet II frame (at most one 802.1Q tag) carrying IP, whose IP
 /// version agrees with its EtherType, on the short path; `None` for
 /// anything else, which etherparse then reads.
+#[inline]
 fn fast_ethernet(data: &[u8]) -> Option<Segment<'_>> {
     let (_, rest) = data.split_at_checked(12)?;
     let (ether_type, ip) = match rest {
@@ -112,6 +113,7 @@ fn fast_ethernet(data: &[u8]) -> Option<Segment<'_>> {
 /// An IP packet on the short path: IPv4 (RFC 791 section 3.1) neither a
 /// fragment nor cut short, or IPv6 (RFC 8200 section 3) whose next header
 /// is TCP and whose payload is all captured; `None` otherwise.
+#[inline]
 fn fast_ip(ip: &[u8]) -> Option<Segment<'_>> {
     match ip.first()? >> 4 {
         4 => {
@@ -174,6 +176,7 @@ fn fast_ip(ip: &[u8]) -> Option<Segment<'_>> {
 }
 
 /// A whole TCP segment (RFC 9293 section 3.1) on the short path.
+#[inline]
 fn fast_tcp(src: IpAddr, dst: IpAddr, tcp: &[u8]) -> Option<Segment<'_>> {
     let [
         sp0,

@@ -2,7 +2,8 @@
 //! streamed through one bounded buffer as a sequence of [`Frame`]s.
 //!
 //! The container format is recognised from its magic bytes, never from the
-//! file name. Blocks are parsed with pcap-parser's per-block functions over
+//! file name. pcapng blocks are parsed with pcap-parser's per-block
+//! functions, legacy pcap's fixed record headers directly (pcap.rs), over
 //! our own buffer, which keeps the read destination page-aligned (a
 //! misaligned `read()` destination measured five times slower) and lets a
 //! header arrive split across reads (stdin, pipes). A block larger than
@@ -117,6 +118,7 @@ enum Container {
 }
 
 /// What one parse step found at the front of the buffer.
+#[derive(Debug, PartialEq, Eq)]
 enum Step {
     /// A packet whose bytes are at `buf[off..off + len]`.
     Frame {
