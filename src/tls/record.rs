@@ -126,6 +126,22 @@ impl Framer {
     pub fn on_data(&mut self, mut data: &[u8], at: At, sink: &mut impl RecordSink) {
         self.last_at = at;
         while !data.is_empty() {
+            // The common case first: the fragment of a record nobody asked
+            // for, skipped by length right here.
+            if let State::Body {
+                remaining,
+                keep: false,
+                ..
+            } = &mut self.state
+            {
+                let take = (*remaining).min(data.len());
+                *remaining -= take;
+                if *remaining == 0 {
+                    self.state = HEADER;
+                }
+                data = data.get(take..).unwrap_or_default();
+                continue;
+            }
             data = match self.state {
                 State::Start => self.on_start(data, at, sink),
                 State::Header { .. } => self.on_header(data, at, sink),
