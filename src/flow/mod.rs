@@ -179,6 +179,9 @@ impl FirstPackets {
 
 struct Conn<A> {
     halves: [Half; 2],
+    /// The endpoints of `halves`, client first, in the key's form: what
+    /// tells the side of each segment.
+    ends: [Endpoint; 2],
     state: State,
     syn_seen: bool,
     synack_seen: bool,
@@ -205,9 +208,9 @@ fn pick<T>(pair: &mut [T; 2], side: Side) -> &mut T {
 }
 
 impl<A> Conn<A> {
-    fn side_of(&self, src: SocketAddr) -> Side {
-        let [client, _] = &self.halves;
-        if client.addr == Some(src) {
+    fn side_of(&self, src: Endpoint) -> Side {
+        let [client, _] = &self.ends;
+        if *client == src {
             Side::Client
         } else {
             Side::Server
@@ -216,6 +219,7 @@ impl<A> Conn<A> {
 
     fn swap_roles(&mut self) {
         self.halves.swap(0, 1);
+        self.ends.swap(0, 1);
     }
 }
 
@@ -307,12 +311,9 @@ impl<A: Analyzer> Table<A> {
         if at.ts > self.now {
             self.now = at.ts;
         }
-        let src = SocketAddr::new(seg.src, seg.sport);
-        let dst = SocketAddr::new(seg.dst, seg.dport);
-        let key = Key::new(
-            Endpoint::new(seg.src, seg.sport),
-            Endpoint::new(seg.dst, seg.dport),
-        );
+        let src = Endpoint::new(seg.src, seg.sport);
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let key = Key::new(src, dst);
 
         // A SYN with a new initial sequence number on a connection that is
         // closing or closed starts a new one (port reuse); the same ISN is
@@ -331,7 +332,14 @@ impl<A: Analyzer> Table<A> {
         }
         let new_app = &self.new_app;
         let conn = self.conns.entry(key).or_insert_with(|| {
-            let (client, server, inferred) = initial_roles(seg, src, dst);
+            let src_addr = SocketAddr::new(seg.src, seg.sport);
+            let dst_addr = SocketAddr::new(seg.dst, seg.dport);
+            let (client, server, inferred) = initial_roles(seg, src_addr, dst_addr);
+            let ends = if client == src_addr {
+                [src, dst]
+            } else {
+                [dst, src]
+            };
             Box::new(Conn {
                 halves: [
                     Half {
@@ -343,6 +351,7 @@ impl<A: Analyzer> Table<A> {
                         ..Half::default()
                     },
                 ],
+                ends,
                 state: State::Open,
                 syn_seen: false,
                 synack_seen: false,
