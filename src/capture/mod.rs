@@ -377,6 +377,15 @@ fn ticks_to_ns(ticks: u64, units_per_sec: u64) -> i64 {
     if units_per_sec == 0 {
         return 0;
     }
+    // The usual resolutions, without a 128-bit division.
+    let exact = match units_per_sec {
+        1_000_000_000 => Some(ticks),
+        1_000_000 => ticks.checked_mul(1000),
+        _ => None,
+    };
+    if let Some(ns) = exact {
+        return i64::try_from(ns).unwrap_or(i64::MAX);
+    }
     let ns = u128::from(ticks) * 1_000_000_000 / u128::from(units_per_sec);
     i64::try_from(ns).unwrap_or(i64::MAX)
 }
