@@ -2,7 +2,8 @@
 //! streamed through one bounded buffer as a sequence of [`Frame`]s.
 //!
 //! The container format is recognised from its magic bytes, never from the
-//! file name. Blocks are parsed with pcap-parser's per-block functions over
+//! file name. pcapng blocks are parsed with pcap-parser's per-block
+//! functions, legacy pcap's fixed record headers directly (pcap.rs), over
 //! our own buffer, which keeps the read destination page-aligned (a
 //! misaligned `read()` destination measured five times slower) and lets a
 //! header arrive split across reads (stdin, pipes). A block larger than
@@ -117,6 +118,7 @@ enum Container {
 }
 
 /// What one parse step found at the front of the buffer.
+#[derive(Debug, PartialEq, Eq)]
 enum Step {
     /// A packet whose bytes are at `buf[off..off + len]`.
     Frame {
@@ -374,6 +376,15 @@ fn read_up_to(src: &mut dyn Read, out: &mut [u8]) -> io::Result<usize> {
 fn ticks_to_ns(ticks: u64, units_per_sec: u64) -> i64 {
     if units_per_sec == 0 {
         return 0;
+    }
+    // The usual resolutions, without a 128-bit division.
+    let exact = match units_per_sec {
+        1_000_000_000 => Some(ticks),
+        1_000_000 => ticks.checked_mul(1000),
+        _ => None,
+    };
+    if let Some(ns) = exact {
+        return i64::try_from(ns).unwrap_or(i64::MAX);
     }
     let ns = u128::from(ticks) * 1_000_000_000 / u128::from(units_per_sec);
     i64::try_from(ns).unwrap_or(i64::MAX)

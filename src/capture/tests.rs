@@ -325,3 +325,83 @@ fn huge_record_length_is_corruption_not_allocation() {
         "{err:?}"
     );
 }
+
+mod pcap_records {
+    use super::super::pcap;
+    use proptest::prelude::*;
+
+    /// A record state for each pcap variant: the file header's first 24
+    /// bytes of `testdata/unit/eth-le-usec.pcap`, `eth-be-nsec.pcap`, and
+    /// the modified-format magic (little-endian) over the former.
+    fn states() -> Vec<pcap::State> {
+        let le = fixture!("eth-le-usec.pcap");
+        let be = fixture!("eth-be-nsec.pcap");
+        let mut modified = le.get(..24).unwrap_or_default().to_vec();
+        modified[..4].copy_from_slice(&[0x34, 0xcd, 0xb2, 0xa1]);
+        [
+            le.get(..24).unwrap_or_default(),
+            be.get(..24).unwrap_or_default(),
+            &modified,
+        ]
+        .iter()
+        .map(|h| pcap::State::parse_header(h).unwrap().unwrap().0)
+        .collect()
+    }
+
+    #[test]
+    fn records_read_as_pcap_parser_reads_them_in_the_fixtures() {
+        for (name, file) in [
+            ("le-usec", fixture!("eth-le-usec.pcap")),
+            ("be-nsec", fixture!("eth-be-nsec.pcap")),
+        ] {
+            let (mut state, mut at) = pcap::State::parse_header(file).unwrap().unwrap();
+            let mut oracle = pcap::State::parse_header(file).unwrap().unwrap().0;
+            let mut frames = 0;
+            loop {
+                let i = &file[at..];
+                // Every cut of the record, then the whole.
+                for cut in 0..i.len().min(700) {
+                    assert_eq!(
+                        state.step(&i[..cut]),
+                        oracle.step_with_pcap_parser(&i[..cut]),
+                        "{name}: record at {at}, cut {cut}"
+                    );
+                }
+                let step = state.step(i);
+                assert_eq!(step, oracle.step_with_pcap_parser(i), "{name} at {at}");
+                match step {
+                    Ok(super::super::Step::Frame { consumed, .. }) => {
+                        at += consumed;
+                        frames += 1;
+                    }
+                    _ => break,
+                }
+            }
+            assert_eq!(frames, 4, "{name}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn records_read_as_pcap_parser_reads_them(
+            variant in 0usize..3,
+            head in proptest::collection::vec(any::<u8>(), 0..24),
+            caplen in prop_oneof![0u32..80, any::<u32>()],
+            body in proptest::collection::vec(any::<u8>(), 0..100),
+        ) {
+            let (mut ours, mut oracle) = (states(), states());
+            let mut i = head;
+            // The captured length in the record's byte order, when the
+            // header reaches it.
+            if i.len() >= 12 {
+                let b = if variant == 1 { caplen.to_be_bytes() } else { caplen.to_le_bytes() };
+                i[8..12].copy_from_slice(&b);
+            }
+            i.extend_from_slice(&body);
+            prop_assert_eq!(
+                ours[variant].step(&i),
+                oracle[variant].step_with_pcap_parser(&i)
+            );
+        }
+    }
+}

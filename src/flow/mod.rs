@@ -62,19 +62,53 @@ pub trait Analyzer {
 
 /// The connection key: both endpoints, the smaller first, so both
 /// directions of a connection find the same entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    lo: (IpAddr, u16),
-    hi: (IpAddr, u16),
+    lo: Endpoint,
+    hi: Endpoint,
+}
+
+/// An address and port as plain integers, cheap to compare and hash: an
+/// IPv4 address in the low 32 bits, told apart from the IPv6 address of
+/// the same value by `v6`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Endpoint {
+    addr: u128,
+    port: u16,
+    v6: bool,
+}
+
+impl Endpoint {
+    fn new(ip: IpAddr, port: u16) -> Endpoint {
+        let (addr, v6) = match ip {
+            IpAddr::V4(a) => (u128::from(a.to_bits()), false),
+            IpAddr::V6(a) => (a.to_bits(), true),
+        };
+        Endpoint { addr, port, v6 }
+    }
 }
 
 impl Key {
-    fn new(a: (IpAddr, u16), b: (IpAddr, u16)) -> Key {
+    fn new(a: Endpoint, b: Endpoint) -> Key {
         if a <= b {
             Key { lo: a, hi: b }
         } else {
             Key { lo: b, hi: a }
         }
+    }
+}
+
+/// Three words per key, every field in them, so equal keys hash equal.
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(self.lo.addr);
+        state.write_u128(self.hi.addr);
+        state.write_u64(
+            u64::from(self.lo.port) << 32
+                | u64::from(self.hi.port) << 16
+                | u64::from(self.lo.v6) << 1
+                | u64::from(self.hi.v6),
+        );
     }
 }
 
@@ -145,6 +179,9 @@ impl FirstPackets {
 
 struct Conn<A> {
     halves: [Half; 2],
+    /// The endpoints of `halves`, client first, in the key's form: what
+    /// tells the side of each segment.
+    ends: [Endpoint; 2],
     state: State,
     syn_seen: bool,
     synack_seen: bool,
@@ -171,9 +208,9 @@ fn pick<T>(pair: &mut [T; 2], side: Side) -> &mut T {
 }
 
 impl<A> Conn<A> {
-    fn side_of(&self, src: SocketAddr) -> Side {
-        let [client, _] = &self.halves;
-        if client.addr == Some(src) {
+    fn side_of(&self, src: Endpoint) -> Side {
+        let [client, _] = &self.ends;
+        if *client == src {
             Side::Client
         } else {
             Side::Server
@@ -182,6 +219,7 @@ impl<A> Conn<A> {
 
     fn swap_roles(&mut self) {
         self.halves.swap(0, 1);
+        self.ends.swap(0, 1);
     }
 }
 
@@ -250,8 +288,12 @@ impl<A: Analyzer> Table<A> {
     }
 
     /// Connections finished since the last call, with their analyzers.
-    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Finished<A>> {
-        self.finished.drain(..)
+    /// Called after every packet, mostly with none: that case costs one test.
+    pub fn take_finished(&mut self) -> impl Iterator<Item = Finished<A>> + '_ {
+        (!self.finished.is_empty())
+            .then(|| self.finished.drain(..))
+            .into_iter()
+            .flatten()
     }
 
     /// Takes one TCP segment.
@@ -269,9 +311,9 @@ impl<A: Analyzer> Table<A> {
         if at.ts > self.now {
             self.now = at.ts;
         }
-        let src = SocketAddr::new(seg.src, seg.sport);
-        let dst = SocketAddr::new(seg.dst, seg.dport);
-        let key = Key::new((seg.src, seg.sport), (seg.dst, seg.dport));
+        let src = Endpoint::new(seg.src, seg.sport);
+        let dst = Endpoint::new(seg.dst, seg.dport);
+        let key = Key::new(src, dst);
 
         // A SYN with a new initial sequence number on a connection that is
         // closing or closed starts a new one (port reuse); the same ISN is
@@ -290,7 +332,14 @@ impl<A: Analyzer> Table<A> {
         }
         let new_app = &self.new_app;
         let conn = self.conns.entry(key).or_insert_with(|| {
-            let (client, server, inferred) = initial_roles(seg, src, dst);
+            let src_addr = SocketAddr::new(seg.src, seg.sport);
+            let dst_addr = SocketAddr::new(seg.dst, seg.dport);
+            let (client, server, inferred) = initial_roles(seg, src_addr, dst_addr);
+            let ends = if client == src_addr {
+                [src, dst]
+            } else {
+                [dst, src]
+            };
             Box::new(Conn {
                 halves: [
                     Half {
@@ -302,6 +351,7 @@ impl<A: Analyzer> Table<A> {
                         ..Half::default()
                     },
                 ],
+                ends,
                 state: State::Open,
                 syn_seen: false,
                 synack_seen: false,

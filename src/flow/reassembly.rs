@@ -333,6 +333,7 @@ impl Reassembler {
     /// The peer acknowledged `ack`: bytes before it were received, so a
     /// hole below it that has buffered data after it will never be filled
     /// from this capture.
+    #[inline]
     pub fn peer_acked(&mut self, ack: Seq, budget: &mut usize, out: &mut dyn FnMut(Event<'_>)) {
         let Some(first) = self.pending.first_key_value().map(|(&at, _)| at) else {
             return;

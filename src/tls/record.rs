@@ -126,6 +126,22 @@ impl Framer {
     pub fn on_data(&mut self, mut data: &[u8], at: At, sink: &mut impl RecordSink) {
         self.last_at = at;
         while !data.is_empty() {
+            // The common case first: the fragment of a record nobody asked
+            // for, skipped by length right here.
+            if let State::Body {
+                remaining,
+                keep: false,
+                ..
+            } = &mut self.state
+            {
+                let take = (*remaining).min(data.len());
+                *remaining -= take;
+                if *remaining == 0 {
+                    self.state = HEADER;
+                }
+                data = data.get(take..).unwrap_or_default();
+                continue;
+            }
             data = match self.state {
                 State::Start => self.on_start(data, at, sink),
                 State::Header { .. } => self.on_header(data, at, sink),
@@ -218,16 +234,26 @@ impl Framer {
             return data;
         };
         let need = if sslv2 { 2 } else { 5 };
-        let take = (need - have).min(data.len());
-        let (head, rest) = data.split_at_checked(take).unwrap_or((data, &[]));
-        if let Some(dst) = buf.get_mut(have..have + take) {
-            dst.copy_from_slice(head);
-        }
-        have += take;
-        if have < need {
-            self.state = State::Header { buf, have, sslv2 };
-            return rest;
-        }
+        let rest = match data {
+            // The common case: a whole header at the front, read in place.
+            [t, v0, v1, l0, l1, rest @ ..] if have == 0 && !sslv2 => {
+                buf = [*t, *v0, *v1, *l0, *l1];
+                rest
+            }
+            _ => {
+                let take = (need - have).min(data.len());
+                let (head, rest) = data.split_at_checked(take).unwrap_or((data, &[]));
+                for (dst, src) in buf.iter_mut().skip(have).zip(head) {
+                    *dst = *src;
+                }
+                have += take;
+                if have < need {
+                    self.state = State::Header { buf, have, sslv2 };
+                    return rest;
+                }
+                rest
+            }
+        };
         if sslv2 {
             let [b0, b1, ..] = buf;
             let len = usize::from(u16::from_be_bytes([b0 & 0x7f, b1]));
