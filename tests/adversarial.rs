@@ -1597,9 +1597,10 @@ fn parser_buffers_across_live_connections_stay_within_the_budget() {
 /// are refused part-way: every connection past the first gets
 /// `parser_budget` anomalies, the budget never passes its limit, and the
 /// heap of the live connections stays under the budget plus what the
-/// budget does not count (the table, the parser objects, and for TLS the
-/// record layer's buffer of a record split across segments: up to 2^15
-/// bytes a side).
+/// budget does not count (the table, the parser objects, their anomaly
+/// lists). The TLS record layer's buffer of a record split across segments
+/// is counted: before it was, the TLS connections held 587 744 bytes, 2 x
+/// 32 KiB a connection over the bound.
 #[test]
 fn the_worst_cases_per_connection_stay_within_the_budget() {
     const K: u16 = 4;
@@ -1621,10 +1622,7 @@ fn the_worst_cases_per_connection_stay_within_the_budget() {
             }
         }))
     };
-    for (name, capture, port, record_layer) in [
-        ("tls", tls, 443, 2 * 32 * 1024),
-        ("http/1 heads", heads, 80, 0),
-    ] {
+    for (name, capture, port) in [("tls", tls, 443), ("http/1 heads", heads, 80)] {
         // Each connection holds 2 x 128 KiB (TLS) or 2 x 128 KiB (HTTP/1:
         // 89 600 after 1400-byte doublings) at its fullest.
         let limit = 384 * 1024;
@@ -1638,7 +1636,10 @@ fn the_worst_cases_per_connection_stay_within_the_budget() {
         );
         assert!(budget.peak() <= limit);
         assert!(refused >= usize::from(K - 1), "{found:?}");
-        let bound = base + limit + usize::from(K) * (record_layer + 4 * 40);
+        // Beyond the budget: the parsers started and empty, and each
+        // connection's anomaly list (up to 8 entries of at most 48 bytes
+        // here: a refused record is a `lost_handshake_bytes` each).
+        let bound = base + limit + usize::from(K) * 8 * 48;
         assert!(held <= bound, "{name}: {held} > {bound}");
     }
 }

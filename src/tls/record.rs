@@ -1,6 +1,7 @@
 //! TLS record framing of one direction's byte stream (RFC 8446 5.1, RFC 5246 6.2): headers split anywhere, fragments delivered whole or skipped by length, SSLv2-compatible hello, resynchronisation after a gap, and the length cap.
 
 use super::{AnomalyKind, MAX_RECORD_LEN, content};
+use crate::budget::{Charge, growth, heap};
 use crate::{At, Side};
 
 const HEADER: State = State::Header {
@@ -73,6 +74,12 @@ pub struct Framer {
     state: State,
     /// Fragment bytes of a kept record that arrived split across calls.
     frag: Vec<u8>,
+    /// What `frag` holds against the capture's parser budget: a record
+    /// gathered for its handshake or alert is given up (`Damaged`, anomaly
+    /// `parser_budget`) when the budget is spent; application data (which a
+    /// decryptor needs whole, in sequence) is counted, never refused, within
+    /// [`MAX_RECORD_LEN`].
+    pub charge: Charge,
     /// Up to 4 bytes held over while resynchronising, so a header split
     /// across calls is still found.
     tail: Vec<u8>,
@@ -111,6 +118,7 @@ impl Framer {
             side,
             state: State::Start,
             frag: Vec::new(),
+            charge: Charge::default(),
             tail: Vec::new(),
             last_version: None,
             last_at: At::default(),
@@ -358,6 +366,30 @@ impl Framer {
                     },
                     at,
                 );
+            } else if ctype != content::APPLICATION_DATA
+                && !self.charge.take(growth(&self.frag, chunk.len()))
+            {
+                let declared = self.frag.len() + take + remaining;
+                self.frag = Vec::new();
+                self.charge.set(0);
+                sink.on_record(self.side, RecordEvent::Damaged { ctype }, at);
+                sink.on_anomaly(
+                    AnomalyKind::ParserBudget,
+                    self.side,
+                    at,
+                    Some(declared as u64),
+                );
+                self.state = if remaining == 0 {
+                    HEADER
+                } else {
+                    State::Body {
+                        ctype,
+                        version,
+                        remaining,
+                        keep: false,
+                    }
+                };
+                return rest;
             } else {
                 self.frag.extend_from_slice(chunk);
                 if remaining == 0 {
@@ -372,6 +404,7 @@ impl Framer {
                     );
                     self.frag.clear();
                 }
+                self.charge.set(heap(&self.frag));
             }
         }
         self.state = if remaining == 0 {

@@ -491,6 +491,16 @@ impl RecordSink for Core {
     }
 
     fn on_anomaly(&mut self, kind: AnomalyKind, side: Side, at: At, bytes: Option<u64>) {
+        if kind == AnomalyKind::ParserBudget {
+            self.on_budget(side, at, bytes.unwrap_or(0));
+            return;
+        }
+        self.push_anomaly(kind, side, at, bytes);
+    }
+}
+
+impl Core {
+    fn push_anomaly(&mut self, kind: AnomalyKind, side: Side, at: At, bytes: Option<u64>) {
         if self.anomalies.len() < MAX_ANOMALIES {
             self.anomalies.push(TlsAnomaly::new(kind, side, at, bytes));
         } else {
@@ -568,7 +578,7 @@ impl Core {
             .find(|a| a.kind == AnomalyKind::ParserBudget && a.side == side)
         {
             Some(a) => a.bytes = Some(a.bytes.unwrap_or(0).saturating_add(bytes)),
-            None => self.on_anomaly(AnomalyKind::ParserBudget, side, at, Some(bytes)),
+            None => self.push_anomaly(AnomalyKind::ParserBudget, side, at, Some(bytes)),
         }
     }
 
@@ -930,15 +940,17 @@ impl TlsSession {
     /// A session that decrypts with the secrets in `keys`, its buffers
     /// counted against the parser budget the store carries.
     pub fn with_keys(keys: std::rc::Rc<super::decrypt::KeyStore>) -> Self {
-        let mut s = Self::new();
-        s.core.charge = Charge::new(keys.budget());
+        let mut s = Self::new().with_charge(Charge::new(keys.budget()));
         s.core.decrypt = Some(super::decrypt::Decrypt::new(keys));
         s
     }
 
-    /// Counts the handshake buffers against `charge`'s budget (a session
-    /// made by [`TlsSession::with_keys`] already does).
+    /// Counts the handshake and record buffers against `charge`'s budget
+    /// (a session made by [`TlsSession::with_keys`] already does).
     pub fn with_charge(mut self, charge: Charge) -> Self {
+        for f in &mut self.framers {
+            f.charge = charge.sibling();
+        }
         self.core.charge = charge;
         self.core.sync();
         self
@@ -1694,6 +1706,49 @@ mod tests {
         let mut ch = unhex(CURL_CH);
         ch.resize(517, 0);
         ch
+    }
+
+    /// A ClientHello record split across two segments is gathered by the
+    /// record layer against the parser budget: with too little left, the
+    /// record is given up (its handshake bytes lost, one `parser_budget`
+    /// anomaly with the fragment's 512 bytes); with enough, it is read and
+    /// the buffer's bytes come back when the session ends.
+    #[test]
+    fn a_record_split_across_segments_is_gathered_within_the_budget() {
+        use crate::budget::{Budget, Charge};
+        let ch = curl_ch();
+        let (first, rest) = ch.split_at(200);
+        let tight = Budget::new(100);
+        let mut s = TlsSession::new().with_charge(Charge::new(&tight));
+        s.on_data(Side::Client, first, at(1));
+        s.on_data(Side::Client, rest, at(2));
+        let listed: Vec<_> = s
+            .anomalies()
+            .iter()
+            .map(|a| (a.kind, a.side, a.packet, a.bytes))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                (AnomalyKind::LostHandshakeBytes, Side::Client, 1, None),
+                (AnomalyKind::ParserBudget, Side::Client, 1, Some(512)),
+            ]
+        );
+        assert!(s.handshakes().is_empty());
+        assert_eq!(tight.refusals(), 1);
+        drop(s);
+        assert_eq!(tight.used(), 0);
+
+        let ample = Budget::new(1 << 20);
+        let mut s = TlsSession::new().with_charge(Charge::new(&ample));
+        s.on_data(Side::Client, first, at(1));
+        assert!(ample.used() >= 195, "{}", ample.used());
+        s.on_data(Side::Client, rest, at(2));
+        assert!(s.anomalies().is_empty(), "{:?}", s.anomalies());
+        assert_eq!(s.summary().sni.as_deref(), Some("www.ntop.org"));
+        drop(s);
+        assert_eq!(ample.used(), 0);
+        assert_eq!(ample.refusals(), 0);
     }
 
     /// Certificate (empty chain), ServerKeyExchange (3 bytes) and
