@@ -1,5 +1,7 @@
 //! One capture, start to end: frames -> segments -> connections -> ledger
-//! entries, streaming, with memory bounded by the connections alive at once.
+//! entries, streaming, with memory bounded by the connections alive at once
+//! plus a digest per finished connection (their records wait in
+//! `ledger::store`).
 
 use crate::At;
 use crate::app::Session;
