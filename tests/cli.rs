@@ -289,3 +289,62 @@ fn the_table_says_what_was_not_read_in_full() {
     let clean = connreuse(&[CAPTURE], None);
     assert!(!String::from_utf8_lossy(&clean.stdout).contains("not read in full"));
 }
+
+/// A capture whose finished connections pass the 16 MiB kept in memory
+/// (`ledger::store::SPILL_AT`): 10 000 HTTP/1.1 connections, each one
+/// request for a 2000-byte path (kept whole: `http1::head::TARGET_CAP` is
+/// 2048) answered with an empty 200, about 2.1 KB a record once encoded.
+/// The JSON report is the same whether the records go to a temporary file
+/// or, when none can be made (`TMPDIR` names no directory), stay in memory;
+/// the latter says so on stderr, except with `-q`.
+#[test]
+fn records_that_cannot_leave_memory_give_the_same_report_and_a_warning() {
+    const N: u32 = 10_000;
+    let request = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(1999));
+    let mut bytes = common::pcap_header();
+    for i in 0..N {
+        let client = ([10, 0, (i >> 8) as u8, i as u8], 40_000);
+        let mut c = common::Capture::from(client, 80);
+        c.ts_us += u64::from(i) * 1_000;
+        c.send(true, request.as_bytes());
+        c.send(false, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        bytes.extend_from_slice(&c.finish()[24..]);
+    }
+    let path = std::env::temp_dir().join(format!("connreuse-spill-{}.pcap", std::process::id()));
+    std::fs::write(&path, &bytes).expect("capture written");
+    let file = path.to_str().expect("UTF-8 path");
+    let run = |tmpdir: Option<&str>, quiet: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_connreuse"));
+        if quiet {
+            cmd.arg("-q");
+        }
+        cmd.args(["--format", "json", file]);
+        if let Some(dir) = tmpdir {
+            cmd.env("TMPDIR", dir);
+        }
+        cmd.output().expect("connreuse runs")
+    };
+    let spilled = run(None, false);
+    let kept = run(Some("/nonexistent/connreuse-tmp"), false);
+    let quiet = run(Some("/nonexistent/connreuse-tmp"), true);
+    let _ = std::fs::remove_file(&path);
+    for out in [&spilled, &kept, &quiet] {
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let report = json(&spilled);
+    assert_eq!(report["totals"]["tcp_connections"], N);
+    assert_eq!(report["totals"]["requests"], N);
+    assert_eq!(
+        report["requests"][0]["path"].as_str().map(str::len),
+        Some(2000)
+    );
+    assert!(spilled.stdout == kept.stdout, "the same report either way");
+    assert!(quiet.stdout == kept.stdout);
+    let warning = String::from_utf8_lossy(&kept.stderr);
+    assert!(
+        warning.contains("no temporary file for finished connections"),
+        "{warning}"
+    );
+    assert!(!String::from_utf8_lossy(&spilled.stderr).contains("temporary file"));
+    assert!(quiet.stderr.is_empty());
+}
