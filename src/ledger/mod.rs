@@ -209,44 +209,55 @@ impl Limits {
     /// None when nothing (docs/JSON.md, `limits`).
     pub fn describe(&self) -> Option<String> {
         let l = self;
-        let mut parts = Vec::new();
-        if l.gap_bytes > 0 {
-            parts.push(format!(
-                "{} bytes of TCP payload never captured or given up",
-                l.gap_bytes
-            ));
-        }
-        if l.connections_evicted > 0 {
-            parts.push(format!(
-                "{} connections finished early (too many alive at once)",
-                l.connections_evicted
-            ));
-        }
         let hits = l.reassembly_cap_hits + l.reassembly_budget_hits;
-        if hits > 0 {
-            parts.push(format!(
-                "{hits} holes given up at the reassembly caps ({} bytes)",
-                l.reassembly_cap_gap_bytes + l.reassembly_budget_gap_bytes
-            ));
-        }
-        if l.segments_out_of_window > 0 {
-            parts.push(format!(
-                "{} segments out of window ({} bytes)",
-                l.segments_out_of_window, l.bytes_out_of_window
-            ));
-        }
-        if l.parser_budget_refusals > 0 {
-            parts.push(format!(
-                "{} parser buffers given up at the memory budget",
-                l.parser_budget_refusals
-            ));
-        }
-        if l.secrets_dropped_bytes > 0 {
-            parts.push(format!(
-                "{} bytes of embedded TLS secrets dropped",
-                l.secrets_dropped_bytes
-            ));
-        }
+        let parts: Vec<String> = [
+            (
+                l.gap_bytes,
+                format!(
+                    "{} bytes of TCP payload never captured or given up",
+                    l.gap_bytes
+                ),
+            ),
+            (
+                l.connections_evicted,
+                format!(
+                    "{} connections finished early (too many alive at once)",
+                    l.connections_evicted
+                ),
+            ),
+            (
+                hits,
+                format!(
+                    "{hits} holes given up at the reassembly caps ({} bytes)",
+                    l.reassembly_cap_gap_bytes + l.reassembly_budget_gap_bytes
+                ),
+            ),
+            (
+                l.segments_out_of_window,
+                format!(
+                    "{} segments out of window ({} bytes)",
+                    l.segments_out_of_window, l.bytes_out_of_window
+                ),
+            ),
+            (
+                l.parser_budget_refusals,
+                format!(
+                    "{} parser buffers given up at the memory budget",
+                    l.parser_budget_refusals
+                ),
+            ),
+            (
+                l.secrets_dropped_bytes,
+                format!(
+                    "{} bytes of embedded TLS secrets dropped",
+                    l.secrets_dropped_bytes
+                ),
+            ),
+        ]
+        .into_iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(_, text)| text)
+        .collect();
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 

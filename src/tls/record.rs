@@ -346,7 +346,7 @@ impl Framer {
             ctype,
             version,
             remaining,
-            keep,
+            mut keep,
         } = self.state
         else {
             return data;
@@ -379,17 +379,8 @@ impl Framer {
                     at,
                     Some(declared as u64),
                 );
-                self.state = if remaining == 0 {
-                    HEADER
-                } else {
-                    State::Body {
-                        ctype,
-                        version,
-                        remaining,
-                        keep: false,
-                    }
-                };
-                return rest;
+                // The rest of the record is skipped by length.
+                keep = false;
             } else {
                 self.frag.extend_from_slice(chunk);
                 if remaining == 0 {
