@@ -979,15 +979,23 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, len: u32, payload: &[u8]) -> Vec<u
     f
 }
 
-#[test]
-fn an_http2_frame_of_2_24_minus_1_bytes() {
-    const DECLARED: u32 = (1 << 24) - 1;
-    // (a) The server's SETTINGS (defaults: 16384) came first: too large.
+/// An h2c connection to port 80 after its prefaces: the client's preface
+/// and empty SETTINGS (packet 4), the server's SETTINGS with `settings`
+/// as its payload (packet 5).
+fn h2c_opened(settings: &[u8]) -> Capture {
     let mut c = Capture::new(80);
     let mut client = http2::PREFACE.to_vec();
     client.extend(h2_frame(4, 0, 0, 0, &[]));
     c.send(true, &client);
-    c.send(false, &h2_frame(4, 0, 0, 0, &[]));
+    c.send(false, &h2_frame(4, 0, 0, settings.len() as u32, settings));
+    c
+}
+
+#[test]
+fn an_http2_frame_of_2_24_minus_1_bytes() {
+    const DECLARED: u32 = (1 << 24) - 1;
+    // (a) The server's SETTINGS (defaults: 16384) came first: too large.
+    let mut c = h2c_opened(&[]);
     let mut client = h2_frame(0, 0, 1, DECLARED, &[]);
     client.resize(client.len() + 4 * MIB, 0);
     c.send(true, &client);
@@ -1037,15 +1045,8 @@ fn hpack_table_size_updates_of_2_32_minus_1() {
     // RFC 7541 section 6.3: 001xxxxx, the size as a 5-bit-prefix integer
     // (section 5.1): 31, then 2^32-1-31 = 0xffffffe0 in 7-bit groups.
     const HUGE_UPDATE: [u8; 6] = [0x3f, 0xe0, 0xff, 0xff, 0xff, 0x0f];
-    let mut c = Capture::new(80);
-    let mut client = http2::PREFACE.to_vec();
-    client.extend(h2_frame(4, 0, 0, 0, &[]));
-    c.send(true, &client);
     // SETTINGS_HEADER_TABLE_SIZE = 2^32-1 from the server (RFC 9113 6.5.2).
-    c.send(
-        false,
-        &h2_frame(4, 0, 0, 6, &[0, 1, 0xff, 0xff, 0xff, 0xff]),
-    );
+    let mut c = h2c_opened(&[0, 1, 0xff, 0xff, 0xff, 0xff]);
     let mut client = Vec::new();
     for stream in (1..=99).step_by(2) {
         let mut block = HUGE_UPDATE.repeat(3);
@@ -1076,12 +1077,8 @@ fn hpack_table_size_updates_of_2_32_minus_1() {
 #[test]
 fn one_byte_references_to_a_long_hpack_entry() {
     const REQUESTS: u32 = 5000;
-    let mut c = Capture::new(80);
-    let mut client = http2::PREFACE.to_vec();
-    client.extend(h2_frame(4, 0, 0, 0, &[]));
-    c.send(true, &client);
     // SETTINGS_HEADER_TABLE_SIZE = 65536 from the server.
-    c.send(false, &h2_frame(4, 0, 0, 6, &[0, 1, 0, 1, 0, 0]));
+    let mut c = h2c_opened(&[0, 1, 0, 1, 0, 0]);
     // Size update to 65536; :method GET; literal :path with incremental
     // indexing, 60 000 bytes (RFC 7541 sections 6.3, 6.1, 6.2.1, 5.1).
     let mut block = vec![0x3f, 0xe1, 0xff, 0x03, 0x82, 0x44, 0x7f];
@@ -1161,16 +1158,9 @@ fn one_byte_references_to_a_long_hpack_entry() {
 fn hpack_entries_sharing_large_buffers() {
     const BLOCKS: u32 = 200;
     const BIG: usize = 48 * 1024;
-    let mut c = Capture::new(80);
-    let mut client = http2::PREFACE.to_vec();
-    client.extend(h2_frame(4, 0, 0, 0, &[]));
-    c.send(true, &client);
     // The server allows a 65 536-byte table and 1 MiB frames (RFC 9113
     // section 6.5.2: SETTINGS_HEADER_TABLE_SIZE, SETTINGS_MAX_FRAME_SIZE).
-    c.send(
-        false,
-        &h2_frame(4, 0, 0, 12, &[0, 1, 0, 1, 0, 0, 0, 5, 0, 0x10, 0, 0]),
-    );
+    let mut c = h2c_opened(&[0, 1, 0, 1, 0, 0, 0, 5, 0, 0x10, 0, 0]);
     /// An HPACK string literal's length, 7-bit prefix (RFC 7541 section
     /// 5.1), Huffman flag `h`.
     fn length(b: &mut Vec<u8>, h: u8, n: usize) {

@@ -1478,6 +1478,20 @@ mod tests {
         r
     }
 
+    /// The RFC 8448 4 trace as it happened: the server accepts the early
+    /// data, the client ends it with EndOfEarlyData, then its Finished.
+    fn rfc8448_0rtt_accepted(key_log: &str) -> Run {
+        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        rfc8448_0rtt_run(
+            key_log,
+            &hex(z::SERVER_FLIGHT_RECORD),
+            &[
+                hex(z::END_OF_EARLY_DATA_RECORD),
+                hex(z::CLIENT_FINISHED_RECORD),
+            ],
+        )
+    }
+
     /// A TLS 1.3 AES-128-GCM record sealed as its sender would (RFC 8446
     /// 5.2-5.4), for handshakes the RFC 8448 trace does not show.
     fn seal13(secret: &str, seq: u64, inner: u8, content: &[u8]) -> Vec<u8> {
@@ -1513,15 +1527,8 @@ mod tests {
 
     #[test]
     fn accepted_early_data_is_decrypted_and_delivered_first_rfc8448() {
-        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
-        let mut r = rfc8448_0rtt_run(
-            &z::key_log(true),
-            &hex(z::SERVER_FLIGHT_RECORD),
-            &[
-                hex(z::END_OF_EARLY_DATA_RECORD),
-                hex(z::CLIENT_FINISHED_RECORD),
-            ],
-        );
+        use crate::keys::fixtures::rfc8448_0rtt as z;
+        let mut r = rfc8448_0rtt_accepted(&z::key_log(true));
         // The 0-RTT "ABCDEF" is released once EncryptedExtensions accepted
         // it, with the time of its own packet; then 00..31 each way.
         assert_eq!(
@@ -1537,15 +1544,8 @@ mod tests {
 
     #[test]
     fn early_data_without_its_secret_is_skipped_and_said() {
-        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
-        let mut r = rfc8448_0rtt_run(
-            &z::key_log(false),
-            &hex(z::SERVER_FLIGHT_RECORD),
-            &[
-                hex(z::END_OF_EARLY_DATA_RECORD),
-                hex(z::CLIENT_FINISHED_RECORD),
-            ],
-        );
+        use crate::keys::fixtures::rfc8448_0rtt as z;
+        let mut r = rfc8448_0rtt_accepted(&z::key_log(false));
         // The 0-RTT data and EndOfEarlyData are stepped over; the rest
         // decrypts.
         assert_eq!(r.plaintext(), vec![(C, fifty(), 5), (S, fifty(), 6)]);
@@ -1617,7 +1617,7 @@ mod tests {
 
     #[test]
     fn early_data_under_a_damaged_secret_fails_without_stopping_the_rest() {
-        use crate::keys::fixtures::{hex, rfc8448_0rtt as z};
+        use crate::keys::fixtures::rfc8448_0rtt as z;
         let log = z::key_log(true).replacen("CLIENT_EARLY_TRAFFIC_SECRET 1b", "X", 0);
         let wrong = log.replace(
             &z::CLIENT_EARLY_SECRET
@@ -1625,14 +1625,7 @@ mod tests {
                 .collect::<String>(),
             &"00".repeat(32),
         );
-        let mut r = rfc8448_0rtt_run(
-            &wrong,
-            &hex(z::SERVER_FLIGHT_RECORD),
-            &[
-                hex(z::END_OF_EARLY_DATA_RECORD),
-                hex(z::CLIENT_FINISHED_RECORD),
-            ],
-        );
+        let mut r = rfc8448_0rtt_accepted(&wrong);
         assert_eq!(r.plaintext(), vec![(C, fifty(), 5), (S, fifty(), 6)]);
         let s = r.s.summary();
         assert!(!s.decrypted);
@@ -1712,7 +1705,10 @@ mod tests {
     /// record layer against the parser budget: with too little left, the
     /// record is given up (its handshake bytes lost, one `parser_budget`
     /// anomaly with the fragment's 512 bytes); with enough, it is read and
-    /// the buffer's bytes come back when the session ends.
+    /// the buffer's bytes come back when the session ends. tshark on
+    /// 443-curl.pcap (`-Y tls.handshake.type==1 -T fields -e
+    /// tls.handshake.extensions_server_name -e tls.record.length`): frame 4,
+    /// www.ntop.org, 512.
     #[test]
     fn a_record_split_across_segments_is_gathered_within_the_budget() {
         use crate::budget::{Budget, Charge};
