@@ -25,6 +25,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The largest block or record accepted (pcapng blocks, pcap records).
 /// Real link layers stay far below; a larger declared length is corruption.
@@ -35,6 +37,18 @@ pub const MAX_BLOCK: usize = 64 << 20;
 /// ([`Reader::secrets_dropped`]). Tools that embed a key log write it in
 /// one block before the packets; 64 MiB is over 60 000 TLS 1.3 handshakes.
 pub const MAX_SECRETS: usize = 64 << 20;
+
+/// How many times its compressed size a gzip or zstd stream may expand to,
+/// once past [`EXPANSION_FLOOR`]. Real captures compress 2 to 100-fold
+/// (timestamps, sequence numbers and addresses differ in every packet);
+/// past 1000 it is a decompression bomb, whose reading would take minutes
+/// per megabyte of input: reading stops there as at damage.
+pub const MAX_EXPANSION: u64 = 1000;
+
+/// Decompressed bytes below which [`MAX_EXPANSION`] is not applied: a
+/// small capture of identical packets may expand further, and costs
+/// little.
+pub const EXPANSION_FLOOR: u64 = 1 << 30;
 
 /// A link-layer header type, as numbered by tcpdump.org's LINKTYPE_ values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,6 +164,11 @@ pub struct Reader {
     /// Decryption secrets found in pcapng Decryption Secrets Blocks, as
     /// NSS key log text; taken by the caller with [`Reader::take_secrets`].
     secrets: Secrets,
+    /// Compressed bytes read so far (gzip and zstd only).
+    packed: Arc<AtomicU64>,
+    /// The expansion past which a compressed stream is refused:
+    /// (floor, ratio), [`EXPANSION_FLOOR`] and [`MAX_EXPANSION`].
+    expansion: (u64, u64),
 }
 
 impl Reader {
@@ -169,7 +188,12 @@ impl Reader {
         let mut head = [0u8; 4];
         let n = read_up_to(&mut src, &mut head)?;
         let head = head.get(..n).unwrap_or_default();
-        let rest = io::Cursor::new(head.to_vec()).chain(src);
+        let packed = Arc::new(AtomicU64::new(0));
+        let counted = Counted {
+            inner: src,
+            n: Arc::clone(&packed),
+        };
+        let rest = io::Cursor::new(head.to_vec()).chain(counted);
         let (compression, src): (Compression, Box<dyn Read + Send>) = match head {
             [0x1f, 0x8b, ..] => (
                 Compression::Gzip,
@@ -188,9 +212,19 @@ impl Reader {
             compression,
             packets: 0,
             secrets: Secrets::default(),
+            packed,
+            expansion: (EXPANSION_FLOOR, MAX_EXPANSION),
         };
         reader.read_file_header()?;
         Ok(reader)
+    }
+
+    /// Refuses a compressed stream past `ratio` times its compressed size
+    /// once `floor` bytes have come out of it (tests lower them).
+    #[cfg(test)]
+    fn with_expansion(mut self, floor: u64, ratio: u64) -> Reader {
+        self.expansion = (floor, ratio);
+        self
     }
 
     fn read_file_header(&mut self) -> Result<(), Error> {
@@ -313,6 +347,17 @@ impl Reader {
     }
 
     fn fill(&mut self) -> Result<(), Error> {
+        if self.compression != Compression::None {
+            let out = self.offset + self.buf.len() as u64;
+            let (floor, ratio) = self.expansion;
+            let packed = self.packed.load(Ordering::Relaxed).max(1);
+            if out > floor && out / packed >= ratio {
+                return Err(Error::Corrupt {
+                    offset: out,
+                    what: "the compressed stream expands over 1000-fold, as a decompression bomb does; reading stopped",
+                });
+            }
+        }
         let n = match self.buf.fill_from(&mut self.src) {
             Ok(n) => n,
             // A cut or damaged gzip or zstd stream: the capture is damaged
@@ -352,6 +397,20 @@ impl Secrets {
         }
         self.text.extend_from_slice(block);
         self.text.push(b'\n');
+    }
+}
+
+/// A source that counts the bytes read from it.
+struct Counted {
+    inner: Box<dyn Read + Send>,
+    n: Arc<AtomicU64>,
+}
+
+impl Read for Counted {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(out)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
     }
 }
 

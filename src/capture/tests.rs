@@ -311,6 +311,65 @@ fn truncated_pcapng_names_the_block_offset() {
     }
 }
 
+/// A capture of one frame repeated `n` times: the file header and first
+/// record of the fixture.
+fn repeated_frame(n: usize) -> Vec<u8> {
+    let file = fixture!("eth-le-usec.pcap");
+    let record = file.get(24..24 + 16 + ETH_LENS[0]).unwrap_or_default();
+    let mut out = file.get(..24).unwrap_or_default().to_vec();
+    for _ in 0..n {
+        out.extend_from_slice(record);
+    }
+    out
+}
+
+#[test]
+fn a_decompression_bomb_stops_as_damage_past_the_floor() {
+    // 40 000 identical 94-byte records: 3.76 MB, which zstd and gzip pack
+    // far more than 50-fold.
+    let plain = repeated_frame(40_000);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    io::Write::write_all(&mut gz, &plain).unwrap();
+    let packed = [
+        zstd::encode_all(plain.as_slice(), 19).unwrap(),
+        gz.finish().unwrap(),
+    ];
+    const FLOOR: u64 = 1 << 20;
+    for bytes in packed {
+        assert!(plain.len() / bytes.len() > 50, "{}", bytes.len());
+        // Within the limits (the defaults, or a ratio it never reaches),
+        // every frame is read.
+        for (floor, ratio) in [(EXPANSION_FLOOR, MAX_EXPANSION), (FLOOR, 1 << 40)] {
+            let reader = Reader::new(Box::new(Cursor::new(bytes.clone()))).unwrap();
+            let mut reader = reader.with_expansion(floor, ratio);
+            let mut n = 0;
+            while let Ok(Some(_)) = reader.next_frame() {
+                n += 1;
+            }
+            assert_eq!(n, 40_000);
+        }
+        // Past the floor at 50-fold: the frames before, then damage at the
+        // decompressed offset where reading stopped, within one read of
+        // the floor.
+        let reader = Reader::new(Box::new(Cursor::new(bytes))).unwrap();
+        let mut reader = reader.with_expansion(FLOOR, 50);
+        let mut n = 0u64;
+        let err = loop {
+            match reader.next_frame() {
+                Ok(Some(_)) => n += 1,
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        let Some(Error::Corrupt { offset, what }) = err else {
+            panic!("{err:?}");
+        };
+        assert!(what.contains("decompression bomb"), "{what}");
+        assert!(offset > FLOOR && offset < FLOOR + (4 << 20), "{offset}");
+        assert!(n > 0 && 24 + n * 94 <= offset, "{n} frames, {offset}");
+    }
+}
+
 #[test]
 fn huge_record_length_is_corruption_not_allocation() {
     let mut file = fixture!("eth-le-usec.pcap").to_vec();
