@@ -440,7 +440,14 @@ fn capture_with_tcp_limits(dir: &Path) -> PathBuf {
 /// requests with an HTTP anomaly (`Content-Length: 4x0`: bad_content_length),
 /// h2c requests with stream ids on three connections (a parallel_h2
 /// finding), and a connection with TCP anomalies and nonzero limits.
+/// Made once: the tests that read it run in parallel, and each writing the
+/// same captures while another read them made it cut short at times.
 fn document_with_every_object() -> Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(make_document_with_every_object).clone()
+}
+
+fn make_document_with_every_object() -> Value {
     let dir = scratch("schema-mutations");
     let edit = |capture: &str, find: &[u8], replace: &[u8]| {
         let mut bytes = std::fs::read(root().join("testdata/captures").join(capture))
