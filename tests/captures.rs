@@ -520,6 +520,44 @@ fn embedded_secrets_decrypt_without_a_key_log() {
     assert_eq!(ours["totals"]["requests"], want["totals"]["requests"]);
 }
 
+/// The same capture with its Decryption Secrets Block moved after the TCP
+/// handshake, so that the connection began while no secret was known (its
+/// decryptor is made when the first one arrives): still decrypted, with the
+/// same three requests. tshark agrees on the moved file:
+///   tshark -r F -Y http2.headers.method -T fields -e frame.number
+/// prints frames 10, 17 and 20 (GET each).
+#[test]
+fn secrets_that_arrive_after_the_connection_began_open_it() {
+    let file = root().join("testdata/captures/curl-tls13-chacha20.pcapng");
+    let bytes = std::fs::read(&file).expect("capture");
+    // Its blocks (little-endian): SHB, DSB, IDB, then the packets.
+    let mut blocks = Vec::new();
+    let mut at = 0;
+    while let Some(len) = bytes
+        .get(at + 4..at + 8)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(|b| u32::from_le_bytes(b) as usize)
+    {
+        blocks.push(bytes.get(at..at + len).expect("whole block"));
+        at += len;
+    }
+    assert_eq!(
+        blocks.get(1).map(|b| b.get(..4)),
+        Some(Some(&[10, 0, 0, 0][..]))
+    );
+    let dsb = blocks.remove(1);
+    // After SHB, IDB, SYN, SYN-ACK and ACK: before the ClientHello.
+    blocks.insert(5, dsb);
+    let moved =
+        std::env::temp_dir().join(format!("connreuse-late-dsb-{}.pcapng", std::process::id()));
+    std::fs::write(&moved, blocks.concat()).expect("write");
+    let ours = run(moved.to_str().expect("path"), &[]);
+    let _ = std::fs::remove_file(&moved);
+    assert_eq!(ours["captures"][0]["embedded_secrets"], true);
+    assert_eq!(ours["connections"][0]["tls"]["decrypted"], true);
+    assert_eq!(ours["totals"]["requests"], 3);
+}
+
 /// A key log for other connections says "no key"; a damaged secret says
 /// where authentication failed; neither yields a single made-up request.
 #[test]

@@ -94,7 +94,9 @@ pub fn record_span(t: &crate::tls::TlsSummary, connection_end: Ts) -> Option<(Ts
 /// previous one.
 fn bursts<'a>(conns: &[(usize, &'a Digest)]) -> Vec<Vec<(usize, &'a Digest)>> {
     let mut sorted = conns.to_vec();
-    sorted.sort_by_key(|(_, c)| c.start);
+    // By start, then index: as a stable sort of the index-ordered list,
+    // without its buffer.
+    sorted.sort_unstable_by_key(|&(i, c)| (c.start, i));
     let mut out: Vec<Vec<(usize, &Digest)>> = Vec::new();
     let mut last: Option<Ts> = None;
     for (i, c) in sorted {
@@ -117,16 +119,16 @@ fn concurrent_dials(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding>
         if group.len() < MIN_DIALS {
             continue;
         }
-        let idle = group.iter().filter(|(_, c)| c.unused).count();
-        let used: Vec<&(usize, &Digest)> = group.iter().filter(|(_, c)| c.carried).collect();
+        let idle = group.iter().filter(|(_, c)| c.unused()).count();
+        let used: Vec<&(usize, &Digest)> = group.iter().filter(|(_, c)| c.carried()).collect();
         if idle * 2 < group.len() || used.is_empty() {
             continue;
         }
         let first = group.first().map_or(Ts(0), |(_, c)| c.start);
         let last = group.last().map_or(Ts(0), |(_, c)| c.start);
         let spread = Ts(last.0.saturating_sub(first.0));
-        let h2 = used.iter().any(|(_, c)| c.is_h2() || c.offered_h2);
-        let busiest = used.iter().map(|(_, c)| c.requests).max().flatten();
+        let h2 = used.iter().any(|(_, c)| c.is_h2() || c.offered_h2());
+        let busiest = used.iter().map(|(_, c)| c.requests()).max().flatten();
         let carried = match (used.len(), busiest) {
             (1, Some(n)) => format!("one connection carried all {n} requests"),
             (1, None) => {
@@ -189,7 +191,7 @@ fn end_cause(c: &Digest, next: &Digest) -> EndCause {
     // Closing one connection and dialling the next race inside a client:
     // a close that came before the next connection's request was done
     // counts as closing first; one that came later left it open.
-    let closed_before_next = c.closed_at.is_some_and(|t| t <= next.busy.1);
+    let closed_before_next = c.closed_at().is_some_and(|t| t <= next.busy.1);
     if !closed_before_next {
         return EndCause::ClientNeverClosed;
     }
@@ -197,8 +199,8 @@ fn end_cause(c: &Digest, next: &Digest) -> EndCause {
         (_, Some(Side::Server)) => EndCause::ServerAskedClose,
         (Some(Side::Client), Some(Side::Client)) => EndCause::ClientClosed,
         (Some(Side::Server), _) => {
-            let last_response = c.last_response;
-            let closed_at = c.closed_at.unwrap_or(c.end);
+            let last_response = c.last_response();
+            let closed_at = c.closed_at().unwrap_or(c.end);
             match last_response {
                 Some(t) if closed_at.0.saturating_sub(t.0) >= IDLE_CLOSE.0 => {
                     EndCause::ServerIdleTimeout
@@ -214,13 +216,13 @@ fn end_cause(c: &Digest, next: &Digest) -> EndCause {
 fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     let mut singles: Vec<(usize, &Digest)> = conns
         .iter()
-        .filter(|(_, c)| c.requests == Some(1))
+        .filter(|(_, c)| c.requests() == Some(1))
         .copied()
         .collect();
     if singles.len() < MIN_NO_REUSE || singles.len() * 2 < conns.len() {
         return Vec::new();
     }
-    singles.sort_by_key(|(_, c)| c.start);
+    singles.sort_unstable_by_key(|&(i, c)| (c.start, i));
     let mut causes: BTreeMap<EndCause, usize> = BTreeMap::new();
     for pair in singles.windows(2) {
         if let [(_, c), (_, next)] = pair {
@@ -308,8 +310,8 @@ fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
 fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     let is_h1 = |c: &Digest| c.protocol().is_some_and(|p| p.starts_with("http/1"));
     let server_speaks_h2 = conns.iter().any(|(_, c)| c.protocol() == Some("h2"));
-    let offered_h2 = |c: &Digest| c.offered_h2;
-    let h1: Vec<&(usize, &Digest)> = conns.iter().filter(|(_, c)| is_h1(c) && c.tls).collect();
+    let offered_h2 = |c: &Digest| c.offered_h2();
+    let h1: Vec<&(usize, &Digest)> = conns.iter().filter(|(_, c)| is_h1(c) && c.tls()).collect();
     let refused: Vec<usize> = h1
         .iter()
         .filter(|(_, c)| offered_h2(c))
@@ -365,8 +367,8 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<
         .iter()
         .filter(|(_, c)| c.handshakes.total > 0)
         .collect();
-    hs.sort_by_key(|(_, c)| c.start);
-    let Some(first_done) = hs.iter().filter_map(|(_, c)| c.handshakes.first_done).min() else {
+    hs.sort_unstable_by_key(|&&(i, c)| (c.start, i));
+    let Some(first_done) = hs.iter().filter_map(|(_, c)| c.first_done()).min() else {
         return Vec::new();
     };
     let late: Vec<&(usize, &Digest)> = hs
@@ -423,7 +425,7 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<
 fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     let h2: Vec<&(usize, &Digest)> = conns
         .iter()
-        .filter(|(_, c)| c.is_h2() && c.carried)
+        .filter(|(_, c)| c.is_h2() && c.carried())
         .collect();
     // Connections opened together: lifetimes that merely overlap (an idle
     // connection kept while a later one is made) are not parallel requests.
@@ -439,8 +441,8 @@ fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     if peak < 2 {
         return Vec::new();
     }
-    let peak_streams = h2.iter().filter_map(|(_, c)| c.peak_streams).max();
-    let limit = h2.iter().filter_map(|(_, c)| c.max_streams).min();
+    let peak_streams = h2.iter().filter_map(|(_, c)| c.peak_streams()).max();
+    let limit = h2.iter().filter_map(|(_, c)| c.max_streams()).min();
     // With both figures known, only report when one connection had room.
     if let (Some(p), Some(l)) = (peak_streams, limit)
         && u64::from(p) * u64::from(peak as u32) > u64::from(l)

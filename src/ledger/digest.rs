@@ -7,8 +7,7 @@ use super::{Basis, Connection, HandshakeBrief};
 use crate::{Side, Ts};
 
 /// A connection's TLS handshakes as the totals and the resumption finding
-/// see them: counts (at most `tls::MAX_HANDSHAKES` each) and the first
-/// completion.
+/// see them: counts (at most `tls::MAX_HANDSHAKES` each).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HandshakeCounts {
     pub total: u8,
@@ -22,9 +21,6 @@ pub struct HandshakeCounts {
     pub full: u8,
     /// Of those, the ones whose ClientHello offered a session to resume.
     pub full_offered: u8,
-    /// When the first of them to complete did, reckoned from the
-    /// connection's start.
-    pub first_done: Option<Ts>,
 }
 
 /// One connection in brief. Its index in `Ledger::digests` is its index in
@@ -41,35 +37,27 @@ pub struct Digest {
     pub first_packet: u64,
     pub start: Ts,
     pub end: Ts,
-    pub closed_at: Option<Ts>,
     pub closed_by: Option<Side>,
     /// When it was busy with requests (`findings::busy_span`).
     pub busy: (Ts, Ts),
-    /// The last response seen.
-    pub last_response: Option<Ts>,
-    /// Requests carried as far as can be told (`servers::requests_of`).
-    pub requests: Option<u64>,
-    /// How that count is known; None without HTTP.
+    // The optional figures, each without an Option's padding: the value,
+    // and a bit in `present` (their accessors below say what each is).
+    closed_at: Ts,
+    last_response: Ts,
+    first_done: Ts,
+    requests: u64,
+    peak_streams: u32,
+    max_streams: u32,
+    /// Bits 0-5: which optional figures are present; 8-14: the flags
+    /// (their accessors below).
+    bits: u16,
+    /// How the request count is known; None without HTTP.
     pub basis: Option<Basis>,
     /// 1 + the index of the HTTP protocol in `ledger::PROTOCOLS`; 0 for
     /// none (`Digest::protocol` names it).
     protocol: u8,
     pub close_requested_by: Option<Side>,
-    pub peak_streams: Option<u32>,
-    pub max_streams: Option<u32>,
     pub client_hellos: u32,
-    pub syn_seen: bool,
-    pub tls: bool,
-    /// The client offered h2 in ALPN.
-    pub offered_h2: bool,
-    /// Every TLS record was decrypted.
-    pub decrypted: bool,
-    /// The key logs held secrets for its handshake.
-    pub with_keys: bool,
-    /// Carried requests (`servers::carried_requests`).
-    pub carried: bool,
-    /// Known to have carried none (`servers::unused`).
-    pub unused: bool,
     pub handshakes: HandshakeCounts,
 }
 
@@ -79,6 +67,28 @@ impl Digest {
         let http = c.http.as_ref();
         let tls = c.tls.as_ref();
         let requests = super::servers::requests_of(c);
+        let peak_streams = http.and_then(|h| h.peak_concurrent_streams);
+        let max_streams = http.and_then(|h| h.max_concurrent_streams);
+        let (handshakes, first_done) = HandshakeCounts::of(&c.handshakes, c.tcp.start);
+        let bits = [
+            c.tcp.closed_at.is_some(),
+            c.request_span.last_response.is_some(),
+            first_done.is_some(),
+            requests.is_some(),
+            peak_streams.is_some(),
+            max_streams.is_some(),
+            false,
+            false,
+            c.tcp.syn_seen,
+            tls.is_some(),
+            tls.is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2")),
+            tls.is_some_and(|t| t.decrypted),
+            tls.is_some_and(|t| {
+                t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
+            }),
+            super::servers::carried_requests(c),
+            super::servers::unused(c),
+        ];
         Digest {
             loc,
             capture: 0,
@@ -86,31 +96,97 @@ impl Digest {
             first_packet: c.tcp.first_packet,
             start: c.tcp.start,
             end: c.tcp.end,
-            closed_at: c.tcp.closed_at,
             closed_by: c.tcp.closed_by,
             busy: crate::findings::busy_span(c),
-            last_response: c.request_span.last_response,
-            requests,
+            closed_at: c.tcp.closed_at.unwrap_or_default(),
+            last_response: c.request_span.last_response.unwrap_or_default(),
+            first_done: first_done.unwrap_or_default(),
+            requests: requests.unwrap_or_default(),
+            peak_streams: peak_streams.unwrap_or_default(),
+            max_streams: max_streams.unwrap_or_default(),
+            bits: bits
+                .iter()
+                .enumerate()
+                .fold(0, |acc, (i, &b)| acc | (u16::from(b) << i)),
             basis: http.map(|h| h.requests_basis),
             protocol: http
                 .and_then(|h| h.protocol)
                 .and_then(|p| super::PROTOCOLS.iter().position(|q| *q == p))
                 .map_or(0, |i| i as u8 + 1),
             close_requested_by: http.and_then(|h| h.close_requested_by),
-            peak_streams: http.and_then(|h| h.peak_concurrent_streams),
-            max_streams: http.and_then(|h| h.max_concurrent_streams),
             client_hellos: tls.map_or(0, |t| u32::try_from(t.client_hellos).unwrap_or(u32::MAX)),
-            syn_seen: c.tcp.syn_seen,
-            tls: tls.is_some(),
-            offered_h2: tls.is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2")),
-            decrypted: tls.is_some_and(|t| t.decrypted),
-            with_keys: tls.is_some_and(|t| {
-                t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
-            }),
-            carried: super::servers::carried_requests(c),
-            unused: super::servers::unused(c),
-            handshakes: HandshakeCounts::of(&c.handshakes, c.tcp.start),
+            handshakes,
         }
+    }
+
+    fn has(&self, bit: u8) -> bool {
+        self.bits & (1 << bit) != 0
+    }
+
+    /// Its SYN was seen.
+    pub fn syn_seen(&self) -> bool {
+        self.has(8)
+    }
+
+    /// It spoke TLS.
+    pub fn tls(&self) -> bool {
+        self.has(9)
+    }
+
+    /// The client offered h2 in ALPN.
+    pub fn offered_h2(&self) -> bool {
+        self.has(10)
+    }
+
+    /// Every TLS record was decrypted.
+    pub fn decrypted(&self) -> bool {
+        self.has(11)
+    }
+
+    /// The key logs held secrets for its handshake.
+    pub fn with_keys(&self) -> bool {
+        self.has(12)
+    }
+
+    /// Carried requests (`servers::carried_requests`).
+    pub fn carried(&self) -> bool {
+        self.has(13)
+    }
+
+    /// Known to have carried none (`servers::unused`).
+    pub fn unused(&self) -> bool {
+        self.has(14)
+    }
+
+    /// When the connection closed (`tcp.closed_at`).
+    pub fn closed_at(&self) -> Option<Ts> {
+        self.has(0).then_some(self.closed_at)
+    }
+
+    /// The last response seen.
+    pub fn last_response(&self) -> Option<Ts> {
+        self.has(1).then_some(self.last_response)
+    }
+
+    /// When the first of its TLS handshakes to complete did, reckoned from
+    /// the connection's start.
+    pub fn first_done(&self) -> Option<Ts> {
+        self.has(2).then_some(self.first_done)
+    }
+
+    /// Requests carried as far as can be told (`servers::requests_of`).
+    pub fn requests(&self) -> Option<u64> {
+        self.has(3).then_some(self.requests)
+    }
+
+    /// The most HTTP/2 streams open at once.
+    pub fn peak_streams(&self) -> Option<u32> {
+        self.has(4).then_some(self.peak_streams)
+    }
+
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS.
+    pub fn max_streams(&self) -> Option<u32> {
+        self.has(5).then_some(self.max_streams)
     }
 
     /// "http/1.0", "http/1.1", "h2" or "h2c"; None when unknown.
@@ -127,9 +203,11 @@ impl Digest {
 }
 
 impl HandshakeCounts {
-    fn of(handshakes: &[HandshakeBrief], connection_start: Ts) -> Self {
+    /// The counts, and when the first handshake to complete did.
+    fn of(handshakes: &[HandshakeBrief], connection_start: Ts) -> (Self, Option<Ts>) {
         use crate::tls::Outcome;
         let mut n = HandshakeCounts::default();
+        let mut first_done: Option<Ts> = None;
         let add = |count: &mut u8| *count = count.saturating_add(1);
         for h in handshakes {
             add(&mut n.total);
@@ -152,12 +230,12 @@ impl HandshakeCounts {
             let done = h
                 .secs_to_complete
                 .map(|s| Ts(connection_start.0.saturating_add((s * 1e9) as i64)));
-            n.first_done = match (n.first_done, done) {
+            first_done = match (first_done, done) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
         }
-        n
+        (n, first_done)
     }
 }
 
@@ -167,6 +245,6 @@ mod tests {
     /// written (docs/PERFORMANCE.md): a field added here should be worth it.
     #[test]
     fn a_digest_stays_small() {
-        assert!(std::mem::size_of::<super::Digest>() <= 176);
+        assert!(std::mem::size_of::<super::Digest>() <= 128);
     }
 }

@@ -607,7 +607,7 @@ impl Ledger {
         let (mut observed, mut estimated) = (0, 0);
         for d in &digests {
             tls_handshakes.add(&d.handshakes);
-            match (d.basis, d.requests) {
+            match (d.basis, d.requests()) {
                 (Some(Basis::Observed), Some(n)) => observed += n,
                 (Some(Basis::Estimated), Some(n)) => estimated += n,
                 _ => {}
@@ -617,14 +617,14 @@ impl Ledger {
             captures: captures.len(),
             packets: captures.iter().map(|c| c.packets).sum(),
             tcp_connections: digests.len(),
-            tcp_handshakes: digests.iter().filter(|d| d.syn_seen).count(),
+            tcp_handshakes: digests.iter().filter(|d| d.syn_seen()).count(),
             tls_client_hellos: digests.iter().map(|d| u64::from(d.client_hellos)).sum(),
             tls_handshakes,
-            connections_with_keys: digests.iter().filter(|d| d.with_keys).count(),
-            connections_decrypted: digests.iter().filter(|d| d.decrypted).count(),
+            connections_with_keys: digests.iter().filter(|d| d.with_keys()).count(),
+            connections_decrypted: digests.iter().filter(|d| d.decrypted()).count(),
             requests: observed,
             requests_estimated: estimated,
-            connections_with_requests: digests.iter().filter(|d| d.carried).count(),
+            connections_with_requests: digests.iter().filter(|d| d.carried()).count(),
             servers: 0,
             findings: 0,
             limits: captures.iter().fold(Limits::default(), |mut sum, c| {

@@ -85,7 +85,7 @@ pub fn aggregate(
         }
         // Connections without HTTP (other protocols, no payload) carry no
         // requests: they make no count unknown.
-        match (c.basis, c.requests) {
+        match (c.basis, c.requests()) {
             (Some(Basis::Observed), Some(n)) => observed += n,
             (Some(Basis::Estimated), Some(n)) => estimated += n,
             (Some(_), None) => unknown += 1,
@@ -98,7 +98,7 @@ pub fn aggregate(
         (_, e) if e > 0 => Basis::Estimated,
         _ => Basis::Observed,
     };
-    let tcp_handshakes = conns.iter().filter(|c| c.syn_seen).count();
+    let tcp_handshakes = conns.iter().filter(|c| c.syn_seen()).count();
     let handshakes = if tls_handshakes.total > 0 {
         tls_handshakes.total
     } else {
@@ -122,8 +122,8 @@ pub fn aggregate(
         connections_unknown_requests: unknown,
         requests_basis,
         requests_per_handshake,
-        connections_with_requests: conns.iter().filter(|c| c.carried).count(),
-        unused_connections: conns.iter().filter(|c| c.unused).count(),
+        connections_with_requests: conns.iter().filter(|c| c.carried()).count(),
+        unused_connections: conns.iter().filter(|c| c.unused()).count(),
         peak_connections: peak_overlap(conns.iter().map(|c| (c.start, c.end))),
         findings: 0,
         connection_ids: ids,

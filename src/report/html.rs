@@ -748,7 +748,7 @@ fn timeline(
         let used = ids
             .iter()
             .filter_map(|&i| l.digests.get(i))
-            .filter(|d| d.carried)
+            .filter(|d| d.carried())
             .count();
         writeln!(
             w,

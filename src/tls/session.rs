@@ -403,6 +403,38 @@ impl HsReader {
     }
 }
 
+/// The calls that change a decryptor's state even without secrets: a gap
+/// on a side, a HelloRetryRequest since the last ClientHello.
+#[derive(Debug, Default)]
+struct Unmade {
+    gap: [bool; 2],
+    hrr: bool,
+}
+
+/// The connection's decryptor: made on first use once `keys` hold a
+/// secret, and told what it missed; None while they hold none (a
+/// decryptor would do nothing then) or without key logs.
+fn decryptor<'a>(
+    slot: &'a mut Option<Box<super::decrypt::Decrypt>>,
+    keys: Option<&std::rc::Rc<super::decrypt::KeyStore>>,
+    unmade: &Unmade,
+) -> Option<&'a mut super::decrypt::Decrypt> {
+    if slot.is_none() {
+        let keys = keys.filter(|k| !k.is_empty())?;
+        let mut d = super::decrypt::Decrypt::new(std::rc::Rc::clone(keys));
+        for side in [Side::Client, Side::Server] {
+            if unmade.gap.get(side.idx()).copied().unwrap_or(false) {
+                d.on_gap(side);
+            }
+        }
+        if unmade.hrr {
+            d.on_hello_retry();
+        }
+        *slot = Some(Box::new(d));
+    }
+    slot.as_deref_mut()
+}
+
 #[derive(Debug, Default)]
 struct Core {
     handshakes: Vec<Handshake>,
@@ -429,8 +461,15 @@ struct Core {
     /// Deliver ciphertext fragments instead of skipping them: the switch a
     /// decryptor turns on. Off, application data is never copied.
     deliver_ciphertext: bool,
-    /// Decryption, when key logs were given.
-    decrypt: Option<super::decrypt::Decrypt>,
+    /// Decryption, once the key logs hold a secret: boxed and made only
+    /// then, as it is four times the rest of a session (2 KiB) and most
+    /// captures come without keys.
+    decrypt: Option<Box<super::decrypt::Decrypt>>,
+    /// The secrets to decrypt with; the decryptor is made from them.
+    keys: Option<std::rc::Rc<super::decrypt::KeyStore>>,
+    /// What the decryptor would have been told while the key logs were
+    /// empty, told to it when it is made.
+    unmade: Unmade,
     /// What the handshake buffers hold against the capture's parser budget
     /// (the decryptor holds its own).
     charge: Charge,
@@ -463,7 +502,7 @@ impl RecordSink for Core {
                 version,
                 fragment,
             } => {
-                if let Some(d) = &mut self.decrypt {
+                if let Some(d) = decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
                     d.on_record(side, ctype, version, fragment, at);
                 }
                 self.note_record(side, ctype, at);
@@ -546,7 +585,10 @@ impl Core {
             }
             HsEvent::Message(4, body) if side == Side::Server => {
                 // NewSessionTicket: lifetime hint (4), ticket length (2), ticket.
-                if let (Some(d), Some(ticket)) = (&mut self.decrypt, body.get(6..)) {
+                if let (Some(d), Some(ticket)) = (
+                    decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+                    body.get(6..),
+                ) {
                     d.on_ticket(ticket);
                 }
                 self.on_message_type(side, 4);
@@ -613,10 +655,18 @@ impl Core {
             self.dropped_hellos += 1;
             return;
         }
-        if let (Some(d), Ok(ch)) = (&mut self.decrypt, &ch) {
-            // 0-RTT records follow this hello (RFC 8446 section 2.3).
-            d.on_client_hello(&ch.random, &ch.cipher_suites, ch.early_data);
-            self.deliver_ciphertext = d.active();
+        match (
+            decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+            &ch,
+        ) {
+            (Some(d), Ok(ch)) => {
+                // 0-RTT records follow this hello (RFC 8446 section 2.3).
+                d.on_client_hello(&ch.random, &ch.cipher_suites, ch.early_data);
+                self.deliver_ciphertext = d.active();
+            }
+            // It would have started its early-data state afresh.
+            (None, Ok(_)) => self.unmade.hrr = false,
+            (_, Err(_)) => {}
         }
         push_handshake(&mut self.handshakes, Handshake::new(ch.ok(), Some(at)));
     }
@@ -661,8 +711,9 @@ impl Core {
         if sh.hrr {
             // RFC 8446 4.1.4: a second ClientHello follows; 4.2.10: any
             // early data is rejected.
-            if let Some(d) = &mut self.decrypt {
-                d.on_hello_retry();
+            match decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
+                Some(d) => d.on_hello_retry(),
+                None => self.unmade.hrr = true,
             }
             h.hrr = true;
             h.progress.awaiting_second_hello = true;
@@ -693,7 +744,10 @@ impl Core {
                 _ => None,
             };
         }
-        if let (Some(d), Some(ch)) = (&mut self.decrypt, &h.client_hello) {
+        if let (Some(d), Some(ch)) = (
+            decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+            &h.client_hello,
+        ) {
             d.on_server_hello(
                 &ch.random,
                 &sh.random,
@@ -732,7 +786,7 @@ impl Core {
     }
 
     fn on_ccs(&mut self, side: Side) {
-        if let Some(d) = &mut self.decrypt {
+        if let Some(d) = decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
             d.on_ccs(side);
         }
         let Some(h) = self.handshakes.last_mut() else {
@@ -941,7 +995,7 @@ impl TlsSession {
     /// counted against the parser budget the store carries.
     pub fn with_keys(keys: std::rc::Rc<super::decrypt::KeyStore>) -> Self {
         let mut s = Self::new().with_charge(Charge::new(keys.budget()));
-        s.core.decrypt = Some(super::decrypt::Decrypt::new(keys));
+        s.core.keys = Some(keys);
         s
     }
 
@@ -1018,8 +1072,14 @@ impl TlsSession {
 
     /// `len` bytes sent by `side` were not captured.
     pub fn on_gap(&mut self, side: Side, len: u64) {
-        if let Some(d) = &mut self.core.decrypt {
-            d.on_gap(side);
+        let c = &mut self.core;
+        match decryptor(&mut c.decrypt, c.keys.as_ref(), &c.unmade) {
+            Some(d) => d.on_gap(side),
+            None => {
+                if let Some(g) = c.unmade.gap.get_mut(side.idx()) {
+                    *g = true;
+                }
+            }
         }
         let Self { framers, core, .. } = self;
         if let Some(f) = framers.get_mut(side.idx()) {
