@@ -9,7 +9,7 @@ use crate::capture::{self, Reader};
 use crate::decode::{self, Decoded};
 use crate::flow::{Counters, Finished, Table};
 use crate::keys::KeyLog;
-use crate::ledger::store::Builder;
+use crate::ledger::store::{Builder, Encoding};
 use crate::ledger::{Capture, Connection, Connections, HandshakeBrief, Limits, RequestSpan};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
@@ -34,6 +34,9 @@ pub enum Keep {
     /// Their records, for reports that list connections, requests and
     /// anomalies (JSON, CSV, HTML, the table's `--connections`).
     Records,
+    /// Their records as the compact JSON report's text, which only that
+    /// report reads (`ledger::store::Encoding::Json`).
+    JsonText,
     /// Their digests only: enough for the totals, servers, findings and
     /// gates.
     Digests,
@@ -82,7 +85,7 @@ pub fn reader(name: String, src: Box<dyn Read + Send>, keys: &Arc<KeyLog>) -> Ca
 
 fn failed(name: String, e: capture::Error, keep: Keep) -> CaptureResult {
     CaptureResult {
-        connections: Builder::new(Arc::from(name.as_str()), keep == Keep::Records).finish(),
+        connections: builder(Arc::from(name.as_str()), keep).finish(),
         info: Capture {
             file: name,
             ..Capture::default()
@@ -102,7 +105,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
     let shared = Rc::clone(&store);
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let file: Arc<str> = Arc::from(info.file.as_str());
-    let mut connections = Builder::new(Arc::clone(&file), keep == Keep::Records);
+    let mut connections = builder(Arc::clone(&file), keep);
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -152,6 +155,15 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
         connections,
         error,
     }
+}
+
+/// The store for the finished connections of the capture named `capture`.
+fn builder(capture: Arc<str>, keep: Keep) -> Builder {
+    let encoding = match keep {
+        Keep::JsonText => Encoding::Json,
+        Keep::Records | Keep::Digests => Encoding::MessagePack,
+    };
+    Builder::new(capture, keep != Keep::Digests).encoding(encoding)
 }
 
 /// What the connection table (every connection finished) and the reader

@@ -79,6 +79,8 @@ pub struct Config {
     pub captures: Vec<PathBuf>,
     pub format: OutputFormat,
     pub connections: bool,
+    /// The JSON report is indented for reading (stdout is a terminal).
+    pub pretty: bool,
     pub csv_dir: Option<PathBuf>,
     pub html: Option<PathBuf>,
     pub gates: Vec<Gate>,
@@ -101,12 +103,22 @@ impl Config {
             || matches!(self.format, OutputFormat::Json | OutputFormat::Csv)
     }
 
+    /// Whether the compact JSON document is the only report that lists
+    /// connections, so that their records can be kept as its text.
+    pub fn only_compact_json(&self) -> bool {
+        self.format == OutputFormat::Json
+            && !self.pretty
+            && !self.connections
+            && self.html.is_none()
+    }
+
     /// A quiet run over `captures` with every other setting at its default.
     pub fn new(captures: Vec<PathBuf>) -> Config {
         Config {
             captures,
             format: OutputFormat::Table,
             connections: false,
+            pretty: false,
             csv_dir: None,
             html: None,
             gates: Vec::new(),
@@ -183,6 +195,7 @@ impl TryFrom<Args> for Config {
             captures: args.captures,
             format: args.format,
             connections: args.connections,
+            pretty: false,
             csv_dir: args.csv_dir,
             html: args.html,
             gates,

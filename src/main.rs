@@ -35,7 +35,7 @@ fn progress(config: &Config) -> Option<ProgressBar> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match Config::try_from(args) {
+    let mut config = match Config::try_from(args) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("connreuse: {e:#}");
@@ -47,6 +47,9 @@ fn main() -> ExitCode {
             eprintln!("connreuse: {note}");
         }
     }
+    let stdout = io::stdout();
+    let terminal = stdout.is_terminal();
+    config.pretty = terminal;
     let bar = progress(&config);
     let outcome = connreuse::run(&config, bar.as_ref());
     if let Some(bar) = bar {
@@ -72,8 +75,6 @@ fn main() -> ExitCode {
             eprintln!("connreuse: warning: {}: {}", p.file, p.error);
         }
     }
-    let stdout = io::stdout();
-    let terminal = stdout.is_terminal();
     // serde_json writes in small pieces: a large buffer makes few calls.
     let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
     // Files first: a report that cannot be written is an error (exit 2).
@@ -98,7 +99,7 @@ fn main() -> ExitCode {
             };
             report::table::render(&outcome.ledger, &mut out, style)
         }
-        OutputFormat::Json => report::json::render(&outcome.ledger, &mut out, terminal),
+        OutputFormat::Json => report::json::render(&outcome.ledger, &mut out, config.pretty),
     }
     .and_then(|()| out.flush());
     if let Err(e) = written {

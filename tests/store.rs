@@ -6,8 +6,9 @@
 
 use connreuse::analyze::{self, Keep};
 use connreuse::keys::KeyLog;
-use connreuse::ledger::store::Builder;
+use connreuse::ledger::store::{Builder, Encoding};
 use connreuse::ledger::{Anomaly, Connection, Connections, Layer, Ledger};
+use connreuse::report::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -88,6 +89,81 @@ fn the_json_report_is_the_same_from_memory_or_a_file() {
         let b = serde_json::to_string(&Ledger::new(vec![(info, on_disk)]));
         assert_eq!(a.expect("JSON"), b.expect("JSON"), "{}", path.display());
     }
+}
+
+/// Records kept as the compact JSON report's text (`Keep::JsonText`, a run
+/// whose only report is that document) give it byte for byte as serde_json
+/// writes it from the decoded records: in memory or from a temporary file,
+/// one capture or all of them in one ledger, with an anomaly added to a
+/// record of each capture (these captures have none).
+#[test]
+fn records_kept_as_json_text_give_the_same_document() {
+    let mut as_records = Vec::new();
+    let mut as_text = Vec::new();
+    for (path, keys) in captures() {
+        let decoded = analyze::file(&path, &keys, None);
+        let text = analyze::file_keeping(&path, &keys, None, Keep::JsonText);
+        assert_eq!(text.connections.store.encoding(), Encoding::Json);
+        let mut conns = decoded.connections.to_vec().expect("records");
+        if let Some(c) = conns.first_mut() {
+            c.anomalies.push(Anomaly {
+                connection: 0,
+                layer: Layer::Http,
+                kind: "bad_content_length".into(),
+                side: Some(connreuse::Side::Client),
+                packet: c.tcp.first_packet,
+                bytes: None,
+            });
+        }
+        let name = decoded.info.file.clone();
+        let mut text_spilled = Builder::new(Arc::from(name.as_str()), true)
+            .encoding(Encoding::Json)
+            .spill_at(0);
+        conns.iter().cloned().for_each(|c| text_spilled.push(c));
+        let text_spilled = text_spilled.finish();
+        assert!(text_spilled.spilled());
+        let reference = |info, conns| {
+            serde_json::to_string(&Ledger::new(vec![(info, conns)])).expect("JSON") + "\n"
+        };
+        let rendered = |l: &Ledger, pretty| {
+            let mut out = Vec::new();
+            json::render(l, &mut out, pretty).expect("written");
+            String::from_utf8(out).expect("UTF-8")
+        };
+        let want = reference(decoded.info.clone(), spilled(&name, &conns));
+        let ledger = Ledger::new(vec![(decoded.info.clone(), text_spilled)]);
+        assert!(ledger.records_as_json_text());
+        assert_eq!(rendered(&ledger, false), want, "{}", path.display());
+        // Nothing else reads them, so even asked for indented JSON it is
+        // the compact document.
+        assert_eq!(rendered(&ledger, true), want, "{}", path.display());
+        let plain = Ledger::new(vec![(text.info, text.connections)]);
+        assert_eq!(
+            rendered(&plain, false),
+            reference(decoded.info, decoded.connections),
+            "{}",
+            path.display()
+        );
+        as_records.push(analyze::file(&path, &keys, None));
+        as_text.push(analyze::file_keeping(&path, &keys, None, Keep::JsonText));
+    }
+    let all = |results: Vec<analyze::CaptureResult>| {
+        Ledger::new(
+            results
+                .into_iter()
+                .map(|r| (r.info, r.connections))
+                .collect(),
+        )
+    };
+    let (records, text) = (all(as_records), all(as_text));
+    let mut out = Vec::new();
+    json::render(&text, &mut out, false).expect("written");
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    assert!(doc["requests"].as_array().is_some_and(|r| r.len() > 400));
+    assert_eq!(
+        String::from_utf8(out).expect("UTF-8"),
+        serde_json::to_string(&records).expect("JSON") + "\n"
+    );
 }
 
 /// The table needs no record: the figures and findings are the same

@@ -666,6 +666,98 @@ impl Serialize for Ledger {
     }
 }
 
+impl Ledger {
+    /// Whether the records were kept as the compact JSON report's text,
+    /// which nothing but [`Ledger::write_compact_json`] reads.
+    pub fn records_as_json_text(&self) -> bool {
+        self.stores
+            .iter()
+            .any(|s| s.encoding() == store::Encoding::Json)
+    }
+
+    /// Writes the ledger as compact JSON: byte for byte what serde_json
+    /// writes for it, but records kept as the report's text
+    /// (`store::Encoding::Json`) are copied rather than decoded and
+    /// serialized again. A read error ends the document.
+    pub fn write_compact_json<W: io::Write>(&self, out: &mut W) -> io::Result<()> {
+        fn field<W: io::Write, T: Serialize>(out: &mut W, name: &str, value: &T) -> io::Result<()> {
+            write!(out, "\"{name}\":")?;
+            serde_json::to_writer(&mut *out, value)?;
+            out.write_all(b",")
+        }
+        out.write_all(b"{")?;
+        field(out, "schema_version", &self.schema_version)?;
+        field(out, "captures", &self.captures)?;
+        field(out, "totals", &self.totals)?;
+        field(out, "servers", &self.servers)?;
+        field(out, "findings", &self.findings)?;
+        let mut readers: Vec<store::Reader<'_>> = self.stores.iter().map(|s| s.reader()).collect();
+        let encodings: Vec<store::Encoding> = self.stores.iter().map(|s| s.encoding()).collect();
+        // A connection's store's encoding and reader.
+        fn store_of<'a, 'b>(
+            encodings: &[store::Encoding],
+            readers: &'a mut [store::Reader<'b>],
+            d: &Digest,
+        ) -> io::Result<(store::Encoding, &'a mut store::Reader<'b>)> {
+            let k = usize::try_from(d.capture).unwrap_or(usize::MAX);
+            match (encodings.get(k), readers.get_mut(k)) {
+                (Some(e), Some(r)) => Ok((*e, r)),
+                _ => Err(io::Error::other("a connection of no capture")),
+            }
+        }
+        out.write_all(b"\"connections\":[")?;
+        for (i, d) in self.digests.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            let (encoding, r) = store_of(&encodings, &mut readers, d)?;
+            match encoding {
+                store::Encoding::Json => out.write_all(r.raw(d.loc, Part::Head)?)?,
+                store::Encoding::MessagePack => {
+                    serde_json::to_writer(&mut *out, &r.read(d.loc, Part::Head, i)?)?
+                }
+            }
+        }
+        for (name, part) in [("requests", Part::Requests), ("anomalies", Part::Anomalies)] {
+            write!(out, "],\"{name}\":[")?;
+            let mut first = true;
+            let mut sep = |out: &mut W| {
+                let was = std::mem::replace(&mut first, false);
+                if was { Ok(()) } else { out.write_all(b",") }
+            };
+            for (i, d) in self.digests.iter().enumerate() {
+                let (encoding, r) = store_of(&encodings, &mut readers, d)?;
+                match encoding {
+                    store::Encoding::Json => {
+                        let bytes = r.raw(d.loc, part)?;
+                        if bytes.is_empty() {
+                            continue;
+                        }
+                        for item in bytes.split(|b| *b == b'\n') {
+                            sep(out)?;
+                            out.write_all(b"{\"connection\":")?;
+                            serde_json::to_writer(&mut *out, &i)?;
+                            out.write_all(item)?;
+                        }
+                    }
+                    store::Encoding::MessagePack => {
+                        let c = r.read(d.loc, part, i)?;
+                        for q in &c.requests {
+                            sep(out)?;
+                            serde_json::to_writer(&mut *out, q)?;
+                        }
+                        for a in &c.anomalies {
+                            sep(out)?;
+                            serde_json::to_writer(&mut *out, a)?;
+                        }
+                    }
+                }
+            }
+        }
+        out.write_all(b"]}")
+    }
+}
+
 /// A sequence read as it is written; a read error ends the document.
 struct Each<F>(F);
 

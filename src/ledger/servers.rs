@@ -50,7 +50,9 @@ pub fn unused(c: &Connection) -> bool {
 /// The most intervals open at once; an interval ending when another starts
 /// does not overlap it.
 pub fn peak_overlap(spans: impl IntoIterator<Item = (Ts, Ts)>) -> usize {
-    let mut events: Vec<(Ts, i8)> = Vec::new();
+    let spans = spans.into_iter();
+    // Two events a span, allocated once: a server can have millions.
+    let mut events: Vec<(Ts, i8)> = Vec::with_capacity(spans.size_hint().0.saturating_mul(2));
     for (start, end) in spans {
         events.push((start, 1));
         events.push((end.max(start), -1));

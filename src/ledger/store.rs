@@ -4,11 +4,18 @@
 //! arrays, times as nanoseconds) into a buffer that moves to an unnamed
 //! temporary file once it passes [`SPILL_AT`]; the report reads the records
 //! back one at a time, in its own order. Memory then holds, per finished
-//! connection, only its [`Digest`] (176 bytes), not the record (1.4 KB
+//! connection, only its [`Digest`] (128 bytes), not the record (1.4 KB
 //! and more with its requests).
 //!
 //! A record is three values one after the other, each readable alone: the
 //! connection, its requests, its anomalies.
+//!
+//! When the only report is the compact JSON document, records are kept as
+//! its text instead ([`Encoding::Json`]): the connection's object as it
+//! appears in `connections[]`, and each request and anomaly as its object
+//! after `{"connection":0` (its index in the report is known only when
+//! every capture has been read), one per line. Writing the report then
+//! copies them, with no decoding and no second serialization.
 
 use super::digest::Digest;
 use super::servers::name_of;
@@ -26,8 +33,22 @@ use std::sync::Arc;
 /// process).
 pub const SPILL_AT: usize = 16 << 20;
 
-/// Bytes read from the file at once when the records are read in order.
-const READ_AHEAD: usize = 1 << 20;
+/// Bytes written to the file at once.
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Bytes of the file read at once: the window records are read through.
+/// Records are written as connections end and read in the order they
+/// began, so the next one to read is often some way before the last: a
+/// long connection's record comes after those of the short ones that began
+/// after it. The window reaches [`WINDOW_BEHIND`] before the record that
+/// missed it. Measured on 343 000 short connections (the benchmark's):
+/// with 1 MiB read from the missed record on, 2 300 reads of 300 MB of
+/// MessagePack but 152 000 of 500 MB of JSON text, whose records are
+/// further apart than the window reached.
+const WINDOW: usize = 4 << 20;
+
+/// How much of [`WINDOW`] lies before the record that missed it.
+const WINDOW_BEHIND: u64 = 1 << 20;
 
 /// Where one record is: its offset and the lengths of its three values.
 /// The offset is two halves so that a `Loc` is 20 bytes, not 24 (one per
@@ -71,6 +92,22 @@ struct HeadIn {
     record_span: Option<(crate::Ts, crate::Ts)>,
 }
 
+/// How records are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Encoding {
+    /// MessagePack, read back into [`Connection`]s: for every report.
+    #[default]
+    MessagePack,
+    /// The compact JSON report's own text, copied into it
+    /// ([`Reader::raw`]); nothing else can read it.
+    Json,
+}
+
+/// What a request's or an anomaly's JSON object begins with when kept as
+/// text: its `connection` field at 0, cut off and written again with the
+/// connection's index in the report.
+pub const JSON_ITEM_PREFIX: &[u8] = b"{\"connection\":0";
+
 /// Which of a record's values to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
@@ -98,6 +135,7 @@ pub struct Builder {
     no_spill: Option<String>,
     /// Records are wanted (else only the digests are kept).
     keep: bool,
+    encoding: Encoding,
     /// Bytes of records kept in memory before they go to a file.
     spill_at: usize,
     capture: Arc<str>,
@@ -113,6 +151,7 @@ impl Builder {
     pub fn new(capture: Arc<str>, keep: bool) -> Self {
         Builder {
             keep,
+            encoding: Encoding::MessagePack,
             spill_at: SPILL_AT,
             sink: Sink::Memory(Vec::new()),
             written: 0,
@@ -124,6 +163,12 @@ impl Builder {
             names: Vec::new(),
             name_ids: HashMap::default(),
         }
+    }
+
+    /// Keeps the records as `encoding` says.
+    pub fn encoding(mut self, encoding: Encoding) -> Self {
+        self.encoding = encoding;
+        self
     }
 
     /// Records go to a temporary file past `bytes` in memory rather than
@@ -138,6 +183,9 @@ impl Builder {
     pub fn push(&mut self, mut c: Connection) {
         c.request_span = RequestSpan::of(&c.requests, c.tcp.end);
         c.requests.sort_by_key(|r| (r.start, r.stream_id));
+        // Their connection's index is given when the report is read.
+        c.requests.iter_mut().for_each(|r| r.connection = 0);
+        c.anomalies.iter_mut().for_each(|a| a.connection = 0);
         let (name, source) = name_of(&c);
         let next = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         let server = *self.name_ids.entry(name).or_insert_with_key(|name| {
@@ -160,32 +208,10 @@ impl Builder {
     fn write(&mut self, c: &Connection) -> Loc {
         let buf = &mut self.scratch;
         buf.clear();
-        let head = HeadOut {
-            tcp: &c.tcp,
-            protocol: c.protocol,
-            tls: &c.tls,
-            http: &c.http,
-            handshakes: &c.handshakes,
-            record_span: c.record_span,
+        let lens = match self.encoding {
+            Encoding::MessagePack => encode_msgpack(c, buf, &mut self.error),
+            Encoding::Json => encode_json(c, buf, &mut self.error),
         };
-        // Encoding into a Vec fails only for types serde cannot express in
-        // MessagePack, which these are not (the round-trip tests read every
-        // record back).
-        let mut lens = [0u32; 3];
-        let parts: [&dyn erased::Encode; 3] = [&head, &c.requests, &c.anomalies];
-        for (len, part) in lens.iter_mut().zip(parts) {
-            let before = buf.len();
-            if let Err(e) = part.encode(buf) {
-                self.error.get_or_insert_with(|| e.to_string());
-            }
-            // Over 4 GiB for one connection's requests: not readable back,
-            // and said so rather than read wrong.
-            *len = u32::try_from(buf.len() - before).unwrap_or_else(|_| {
-                self.error
-                    .get_or_insert_with(|| "a connection's record is over 4 GiB".to_string());
-                u32::MAX
-            });
-        }
         let loc = Loc {
             // Low half, high half.
             offset: [self.written as u32, (self.written >> 32) as u32],
@@ -200,7 +226,7 @@ impl Builder {
                 if mem.len() > self.spill_at && self.no_spill.is_none() {
                     match tempfile::tempfile() {
                         Ok(file) => {
-                            let mut file = BufWriter::with_capacity(READ_AHEAD, file);
+                            let mut file = BufWriter::with_capacity(WRITE_BUFFER, file);
                             let r = file.write_all(mem);
                             self.sink = Sink::File(file);
                             r
@@ -240,6 +266,7 @@ impl Builder {
             sink,
             error,
             keep,
+            encoding,
             no_spill,
             capture,
             mut digests,
@@ -271,6 +298,7 @@ impl Builder {
                 data,
                 capture,
                 error,
+                encoding,
             },
             warning: no_spill,
         }
@@ -343,6 +371,7 @@ pub struct Store {
     capture: Arc<str>,
     /// Why records could not be written; reading any of them fails with it.
     error: Option<String>,
+    encoding: Encoding,
 }
 
 impl std::fmt::Debug for Store {
@@ -361,11 +390,28 @@ impl std::fmt::Debug for Connections {
     }
 }
 
+/// Where `part` of the record at `loc` begins and ends.
+fn span(loc: Loc, part: Part) -> (u64, u64) {
+    let head = loc.offset() + u64::from(loc.head);
+    let requests = head + u64::from(loc.requests);
+    match part {
+        Part::Head => (loc.offset(), head),
+        Part::Requests => (head, requests),
+        Part::Anomalies => (requests, loc.end()),
+        Part::Whole => (loc.offset(), loc.end()),
+    }
+}
+
 fn bad(e: impl std::fmt::Display) -> io::Error {
     io::Error::other(format!("reading back a finished connection: {e}"))
 }
 
 impl Store {
+    /// How the records are kept.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// A reader for records read roughly in the order they were written.
     pub fn reader(&self) -> Reader<'_> {
         Reader {
@@ -402,16 +448,10 @@ impl Reader<'_> {
         if empty {
             return Ok(empty_connection(&self.store.capture));
         }
-        let start = match part {
-            Part::Head | Part::Whole => loc.offset(),
-            Part::Requests => loc.offset() + u64::from(loc.head),
-            Part::Anomalies => loc.offset() + u64::from(loc.head) + u64::from(loc.requests),
-        };
-        let end = match part {
-            Part::Head => loc.offset() + u64::from(loc.head),
-            Part::Requests => loc.offset() + u64::from(loc.head) + u64::from(loc.requests),
-            Part::Anomalies | Part::Whole => loc.end(),
-        };
+        if self.store.encoding != Encoding::MessagePack {
+            return Err(bad("the records were kept as JSON text"));
+        }
+        let (start, end) = span(loc, part);
         let mut c = empty_connection(&self.store.capture);
         let bytes = self.bytes(start, end)?;
         // Each value decoded from exactly its own bytes.
@@ -443,6 +483,21 @@ impl Reader<'_> {
         Ok(c)
     }
 
+    /// The bytes of `part` of the record at `loc`, as they were kept:
+    /// the compact JSON report's text when the store's encoding is
+    /// [`Encoding::Json`] (requests and anomalies one per line, each
+    /// without [`JSON_ITEM_PREFIX`]; empty when there are none).
+    pub fn raw(&mut self, loc: Loc, part: Part) -> io::Result<&[u8]> {
+        if let Some(e) = &self.store.error {
+            return Err(bad(e));
+        }
+        let (start, end) = span(loc, part);
+        if start == end {
+            return Ok(&[]);
+        }
+        self.bytes(start, end)
+    }
+
     fn bytes(&mut self, start: u64, end: u64) -> io::Result<&[u8]> {
         let file = match &self.store.data {
             Data::Memory(mem) => {
@@ -456,12 +511,13 @@ impl Reader<'_> {
         };
         let have = self.at..self.at + self.window.len() as u64;
         if !(have.contains(&start) && end <= have.end) {
-            let len = usize::try_from(end - start).map_err(bad)?.max(READ_AHEAD);
+            let from = start.saturating_sub(WINDOW_BEHIND);
+            let len = usize::try_from(end - from).map_err(bad)?.max(WINDOW);
             self.window.resize(len, 0);
-            let got = read_at(file, &mut self.window, start)?;
+            let got = read_at(file, &mut self.window, from)?;
             self.window.truncate(got);
-            self.at = start;
-            if (got as u64) < end - start {
+            self.at = from;
+            if (got as u64) < end - from {
                 return Err(bad("past the end"));
             }
         }
@@ -535,6 +591,88 @@ fn empty_connection(capture: &Arc<str>) -> Connection {
 }
 
 /// One value of a record, encoded.
+/// A part's length: its own, or u32::MAX and an error past 4 GiB (one
+/// connection's requests; not readable back, and said so rather than read
+/// wrong).
+fn part_len(len: usize, error: &mut Option<String>) -> u32 {
+    u32::try_from(len).unwrap_or_else(|_| {
+        error.get_or_insert_with(|| "a connection's record is over 4 GiB".to_string());
+        u32::MAX
+    })
+}
+
+/// Appends `c`'s three values in MessagePack; their lengths.
+fn encode_msgpack(c: &Connection, buf: &mut Vec<u8>, error: &mut Option<String>) -> [u32; 3] {
+    let head = HeadOut {
+        tcp: &c.tcp,
+        protocol: c.protocol,
+        tls: &c.tls,
+        http: &c.http,
+        handshakes: &c.handshakes,
+        record_span: c.record_span,
+    };
+    // Encoding into a Vec fails only for types serde cannot express in
+    // MessagePack, which these are not (the round-trip tests read every
+    // record back).
+    let mut lens = [0u32; 3];
+    let parts: [&dyn erased::Encode; 3] = [&head, &c.requests, &c.anomalies];
+    for (len, part) in lens.iter_mut().zip(parts) {
+        let before = buf.len();
+        if let Err(e) = part.encode(buf) {
+            error.get_or_insert_with(|| e.to_string());
+        }
+        *len = part_len(buf.len() - before, error);
+    }
+    lens
+}
+
+/// Appends `c`'s three values as the compact JSON report's text (module
+/// documentation); their lengths.
+fn encode_json(c: &Connection, buf: &mut Vec<u8>, error: &mut Option<String>) -> [u32; 3] {
+    let mut lens = [0u32; 3];
+    let before = buf.len();
+    if let Err(e) = serde_json::to_writer(&mut *buf, c) {
+        error.get_or_insert_with(|| format!("a finished connection as JSON: {e}"));
+    }
+    lens[0] = part_len(buf.len() - before, error);
+    lens[1] = json_items(&c.requests, buf, error);
+    lens[2] = json_items(&c.anomalies, buf, error);
+    lens
+}
+
+/// Appends each of `items` as its JSON object after [`JSON_ITEM_PREFIX`],
+/// one per line (compact JSON has no line breaks of its own); their
+/// length. Each item's `connection` is still 0, as it is until the report
+/// numbers the connections.
+fn json_items<T: Serialize>(items: &[T], buf: &mut Vec<u8>, error: &mut Option<String>) -> u32 {
+    let before = buf.len();
+    for (k, item) in items.iter().enumerate() {
+        if k > 0 {
+            buf.push(b'\n');
+        }
+        let start = buf.len();
+        let written = serde_json::to_writer(&mut *buf, item);
+        // The prefix, then the next field: not `{"connection":07`.
+        let prefixed = buf.get(start..).is_some_and(|b| {
+            b.starts_with(JSON_ITEM_PREFIX) && b.get(JSON_ITEM_PREFIX.len()) == Some(&b',')
+        });
+        match written {
+            Ok(()) if prefixed => {
+                buf.drain(start..start + JSON_ITEM_PREFIX.len());
+            }
+            Ok(()) => {
+                error.get_or_insert_with(|| {
+                    "a request or anomaly as JSON does not begin with its connection".to_string()
+                });
+            }
+            Err(e) => {
+                error.get_or_insert_with(|| format!("a request or anomaly as JSON: {e}"));
+            }
+        }
+    }
+    part_len(buf.len() - before, error)
+}
+
 mod erased {
     pub trait Encode {
         fn encode(&self, buf: &mut Vec<u8>) -> Result<(), rmp_serde::encode::Error>;
