@@ -166,6 +166,43 @@ fn records_kept_as_json_text_give_the_same_document() {
     );
 }
 
+/// Text that JSON escapes (line breaks, quotes, backslashes, control and
+/// non-ASCII characters) in a request and an anomaly kept as JSON text:
+/// escaped as serde_json escapes it, and no line break left raw to be
+/// taken for the end of an item.
+#[test]
+fn json_text_records_escape_what_json_escapes() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/go-plain-keepalive.pcap");
+    let result = analyze::file(&path, &Arc::default(), None);
+    let mut conns = result.connections.to_vec().expect("records");
+    let odd = "/a\nb\r\"q\"\\\u{1}\u{7f}\u{2028}é\n";
+    let c = conns.first_mut().expect("a connection");
+    let r = c.requests.first_mut().expect("a request");
+    r.path = odd.to_string();
+    r.authority = Some("x\ny".to_string());
+    c.anomalies.push(Anomaly {
+        connection: 0,
+        layer: Layer::Http,
+        kind: "two\nlines".into(),
+        side: None,
+        packet: 1,
+        bytes: None,
+    });
+    let name = result.info.file.clone();
+    let mut text = Builder::new(Arc::from(name.as_str()), true).encoding(Encoding::Json);
+    conns.iter().cloned().for_each(|c| text.push(c));
+    let mut out = Vec::new();
+    let ledger = Ledger::new(vec![(result.info.clone(), text.finish())]);
+    json::render(&ledger, &mut out, false).expect("written");
+    let want = serde_json::to_string(&Ledger::new(vec![(result.info, spilled(&name, &conns))]))
+        .expect("JSON");
+    let doc: serde_json::Value = serde_json::from_str(&want).expect("JSON");
+    assert_eq!(String::from_utf8(out).expect("UTF-8"), want + "\n");
+    assert_eq!(doc["requests"][0]["path"], odd);
+    assert_eq!(doc["anomalies"][0]["kind"], "two\nlines");
+}
+
 /// The table needs no record: the figures and findings are the same
 /// without them, and a report that would list connections says they were
 /// not kept rather than listing none.
