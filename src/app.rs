@@ -671,6 +671,15 @@ impl Analyzer for Session {
         }
     }
 
+    fn on_streams_done(&mut self) {
+        if let Some(t) = &mut self.tls {
+            t.on_streams_done();
+        }
+        if let Some(h2) = &mut self.http.h2 {
+            h2.on_streams_done();
+        }
+    }
+
     fn on_close(&mut self, closer: Option<(Side, Close)>, at: At) {
         if self.protocol == Protocol::Unknown && self.sniff.iter().any(|b| !b.is_empty()) {
             // Streams shorter than it takes to be sure: judge what there is.

@@ -1693,6 +1693,41 @@ fn the_parser_budget_returns_to_zero_when_connections_end() {
     assert_eq!(budget.used(), 0, "every byte given back");
 }
 
+/// curl-h2c.pcap: three h2c connections, each closed by a FIN from both
+/// sides well within `CLOSED_LINGER` of the capture's end, so all three are
+/// still in the table when its last packet is read. tshark:
+///   tshark -r curl-h2c.pcap -Y tcp.flags.fin==1 -T fields -e frame.number -e tcp.stream
+/// gives frames 37/38 (stream 0), 40/41 (1), 43/44 (2), and
+///   tshark -r curl-h2c.pcap -d tcp.port==18081,http2 -Y http2.headers.method
+/// one request on each (frames 12, 16, 20). Once both streams reached
+/// their FIN, a connection's HPACK tables (4096 bytes a side as declared)
+/// are given back: the budget held at least the six of them, and holds
+/// less than one once the last packet is read; the requests are all there
+/// when the connections are finished.
+#[test]
+fn closed_connections_give_back_their_hpack_tables_before_they_are_finished() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/captures/curl-h2c.pcap"
+    );
+    let bytes = std::fs::read(path).expect("capture");
+    let budget = Budget::new(1 << 30);
+    let mut reader = Reader::new(Box::new(Cursor::new(bytes))).expect("pcap");
+    let shared = Rc::clone(&budget);
+    let mut table = Table::new(move || Session::with_budget(None, Some(Rc::clone(&shared))));
+    feed(&mut reader, &mut table, |_| {});
+    assert_eq!(table.take_finished().count(), 0, "all three linger");
+    assert!(budget.peak() >= 6 * 4096, "{}", budget.peak());
+    assert!(budget.used() < 4096, "{}", budget.used());
+    table.finish_all();
+    let requests: usize = table
+        .take_finished()
+        .map(|mut done| done.app.take_requests().len())
+        .sum();
+    assert_eq!(requests, 3);
+    assert_eq!(budget.used(), 0);
+}
+
 /// One header block on `stream` as a HEADERS frame and CONTINUATION frames
 /// of at most 16 384 bytes; `end_stream` is 1 to end the stream, 0 not.
 /// The last frame carries END_HEADERS unless the block is to stay open

@@ -58,6 +58,11 @@ pub trait Analyzer {
     /// The connection ended: closed by `closer`, or `None` when the capture
     /// ended (or the connection went idle) first.
     fn on_close(&mut self, closer: Option<(Side, Close)>, at: At);
+    /// Both streams have reached their FIN with nothing left buffered: no
+    /// byte or gap will come again, only [`Analyzer::on_close`] when the
+    /// connection is finished (after `CLOSED_LINGER`). What only served to
+    /// read further bytes can be given back now.
+    fn on_streams_done(&mut self) {}
 }
 
 /// The connection key: both endpoints, the smaller first, so both
@@ -194,6 +199,8 @@ struct Conn<A> {
     closer: Option<(Side, Close)>,
     /// When the first FIN or RST was sent.
     closed_at: Option<Ts>,
+    /// [`Analyzer::on_streams_done`] was called.
+    streams_done: bool,
     first: At,
     last: At,
     app: A,
@@ -360,6 +367,7 @@ impl<A: Analyzer> Table<A> {
                 evicted: false,
                 closer: None,
                 closed_at: None,
+                streams_done: false,
                 first: at,
                 last: at,
                 app: new_app(),
@@ -382,6 +390,7 @@ impl<A: Analyzer> Table<A> {
             syn_seen,
             synack_seen,
             data_seen,
+            streams_done,
             ..
         } = &mut **conn;
         let half = pick(halves, side);
@@ -466,6 +475,10 @@ impl<A: Analyzer> Table<A> {
                 *closed_at = Some(at.ts);
             }
             *state = State::Closed;
+        }
+        if !*streams_done && halves.iter().all(|h| h.rx.is_done()) {
+            *streams_done = true;
+            app.on_streams_done();
         }
 
         self.packets_since_sweep += 1;

@@ -356,6 +356,12 @@ impl Reassembler {
         self.check_finished();
     }
 
+    /// The FIN was reached and nothing is buffered: no event will come from
+    /// this stream again, not even at [`Reassembler::flush`].
+    pub fn is_done(&self) -> bool {
+        self.finished && self.pending.is_empty()
+    }
+
     fn check_finished(&mut self) {
         if self.fin_at.is_some_and(|fin| self.offset >= fin) {
             self.finished = true;

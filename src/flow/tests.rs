@@ -11,14 +11,22 @@ struct Log {
     data: [Vec<u8>; 2],
     gaps: [u64; 2],
     closed: Option<Option<(Side, Close)>>,
+    /// Calls of `on_streams_done`, and data or gap events after the first.
+    streams_done: u32,
+    after_done: u32,
 }
 
 impl Analyzer for Log {
     fn on_data(&mut self, side: Side, data: &[u8], _at: At) {
         pick(&mut self.data, side).extend_from_slice(data);
+        self.after_done += u32::from(self.streams_done > 0);
     }
     fn on_gap(&mut self, side: Side, len: u64, _at: At) {
         *pick(&mut self.gaps, side) += len;
+        self.after_done += u32::from(self.streams_done > 0);
+    }
+    fn on_streams_done(&mut self) {
+        self.streams_done += 1;
     }
     fn on_close(&mut self, closer: Option<(Side, Close)>, _at: At) {
         self.closed = Some(closer);
@@ -93,6 +101,64 @@ fn handshake_data_and_fin_close() {
     );
     assert_eq!(log.data, [b"hello".to_vec(), b"world!".to_vec()]);
     assert_eq!(log.closed, Some(Some((Side::Client, Close::Fin))));
+}
+
+/// Both FINs reached with nothing buffered: the analyzer hears it once, and
+/// nothing after it, though late copies and data past a FIN keep coming.
+/// A hole before a FIN, or an RST, leaves the streams open to the end.
+#[test]
+fn streams_done_once_both_fins_are_reached_and_nothing_after() {
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "A", b"hello"),
+        seg(S, C, 901, 106, "A", b"world!"),
+        seg(C, S, 106, 907, "FA", b""),
+        seg(S, C, 907, 107, "FA", b""),
+        // A late copy, data past the FIN, the last ACK.
+        seg(S, C, 901, 107, "A", b"world!"),
+        seg(C, S, 107, 908, "A", b"more"),
+        seg(C, S, 107, 908, "A", b""),
+    ]);
+    let (tcp, log) = &done[0];
+    assert_eq!((log.streams_done, log.after_done), (1, 0));
+    assert_eq!(log.data, [b"hello".to_vec(), b"world!".to_vec()]);
+    assert_eq!(tcp.packets.client + tcp.packets.server, 9);
+
+    // The client's "hello" never arrives; its FIN does, and the server
+    // acknowledges nothing past the hole: it stays open to the end, when it
+    // becomes a gap.
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 106, 901, "A", b"bye"),
+        seg(C, S, 109, 901, "FA", b""),
+        seg(S, C, 901, 101, "FA", b""),
+    ]);
+    let (_, log) = &done[0];
+    assert_eq!(log.streams_done, 0);
+    assert_eq!((log.gaps, log.data[0].as_slice()), ([5, 0], &b"bye"[..]));
+    // Acknowledged past the hole, the hole is given up at once: the stream
+    // is done, and the "hello" sent again later is not read.
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 106, 901, "A", b"bye"),
+        seg(C, S, 109, 901, "FA", b""),
+        seg(S, C, 901, 110, "FA", b""),
+        seg(C, S, 101, 902, "A", b"hello"),
+    ]);
+    let (_, log) = &done[0];
+    assert_eq!((log.streams_done, log.after_done), (1, 0));
+    assert_eq!((log.gaps, log.data[0].as_slice()), ([5, 0], &b"bye"[..]));
+
+    let done = feed(&[
+        seg(C, S, 100, 0, "S", b""),
+        seg(S, C, 900, 101, "SA", b""),
+        seg(C, S, 101, 901, "A", b"hello"),
+        seg(S, C, 901, 106, "RA", b""),
+    ]);
+    assert_eq!(done[0].1.streams_done, 0);
 }
 
 #[test]

@@ -360,6 +360,16 @@ impl Http2 {
 
     /// The connection ended: every stream still tracked is reported as it
     /// stands.
+    /// No byte will come again (both streams reached their FIN): the HPACK
+    /// tables, which only serve to decode header blocks to come, are given
+    /// back (and their share of the parser budget). Nothing reported reads
+    /// them.
+    pub fn on_streams_done(&mut self) {
+        self.conn.hpack.client.lose();
+        self.conn.hpack.server.lose();
+        self.sync();
+    }
+
     pub fn on_close(&mut self, _at: At) {
         for side in [Side::Client, Side::Server] {
             if let Some(bytes) = self.split.get(side).unfinished() {

@@ -1014,6 +1014,21 @@ impl Decrypt {
         }
     }
 
+    /// No record will come again (both streams reached their FIN): the
+    /// record keys and the empty buffers are given back. What the report
+    /// reads (status, ALPN, counts, early-data note) stays, and so does
+    /// any plaintext still queued.
+    pub fn on_streams_done(&mut self) {
+        self.dec = [None, None];
+        self.scratch = Vec::new();
+        self.scan = Default::default();
+        if self.queued.is_empty() && self.chunks.is_empty() {
+            self.queued = Vec::new();
+            self.chunks = Vec::new();
+        }
+        self.charge.set(self.held());
+    }
+
     pub fn has_queued(&self) -> bool {
         !self.chunks.is_empty()
     }

@@ -1088,6 +1088,14 @@ impl TlsSession {
         core.sync();
     }
 
+    /// No byte will come again (both streams reached their FIN): the
+    /// decryptor gives back what only served to read further records.
+    pub fn on_streams_done(&mut self) {
+        if let Some(d) = &mut self.core.decrypt {
+            d.on_streams_done();
+        }
+    }
+
     /// The connection ended: `Some((side, how))` when a FIN or RST was seen,
     /// None when the capture ended first.
     pub fn on_close(&mut self, closer: Option<(Side, Close)>, at: At) {
