@@ -678,6 +678,8 @@ impl Analyzer for Session {
         if let Some(h2) = &mut self.http.h2 {
             h2.on_streams_done();
         }
+        // Only the exchanges still open at the close can join them now.
+        self.http.requests.shrink_to_fit();
     }
 
     fn on_close(&mut self, closer: Option<(Side, Close)>, at: At) {
