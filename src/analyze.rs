@@ -115,8 +115,10 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
                 .extend(store.add(&text).iter().map(|w| w.to_string()));
             info.embedded_secrets = true;
         }
-        let frame = match reader.next_frame() {
-            Ok(Some(frame)) => frame,
+        let frame = match reader.next_item() {
+            Ok(Some(capture::Item::Frame(frame))) => frame,
+            // Taken above, before the packets that follow the block.
+            Ok(Some(capture::Item::Secrets)) => continue,
             Ok(None) => break None,
             Err(e) => break Some(e),
         };

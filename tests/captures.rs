@@ -520,14 +520,17 @@ fn embedded_secrets_decrypt_without_a_key_log() {
     assert_eq!(ours["totals"]["requests"], want["totals"]["requests"]);
 }
 
-/// The same capture with its Decryption Secrets Block moved after the TCP
-/// handshake, so that the connection began while no secret was known (its
-/// decryptor is made when the first one arrives): still decrypted, with the
-/// same three requests. tshark agrees on the moved file:
+/// The same capture with its Decryption Secrets Block moved later, so that
+/// the connection began while no secret was known (its decryptor is made
+/// when the first one arrives, and told of the hellos it missed). Moved
+/// before the server's flight (ServerHello and its encrypted records, frame
+/// 6), it still opens the connection: the same three requests. Moved after
+/// it, the server's first encrypted records have gone unread: not
+/// decrypted, and the report says why. tshark agrees on both files:
 ///   tshark -r F -Y http2.headers.method -T fields -e frame.number
-/// prints frames 10, 17 and 20 (GET each).
+/// prints frames 10, 17 and 20 for the first and nothing for the second.
 #[test]
-fn secrets_that_arrive_after_the_connection_began_open_it() {
+fn secrets_that_arrive_after_the_connection_began() {
     let file = root().join("testdata/captures/curl-tls13-chacha20.pcapng");
     let bytes = std::fs::read(&file).expect("capture");
     // Its blocks (little-endian): SHB, DSB, IDB, then the packets.
@@ -546,16 +549,37 @@ fn secrets_that_arrive_after_the_connection_began_open_it() {
         Some(Some(&[10, 0, 0, 0][..]))
     );
     let dsb = blocks.remove(1);
-    // After SHB, IDB, SYN, SYN-ACK and ACK: before the ClientHello.
-    blocks.insert(5, dsb);
-    let moved =
-        std::env::temp_dir().join(format!("connreuse-late-dsb-{}.pcapng", std::process::id()));
-    std::fs::write(&moved, blocks.concat()).expect("write");
-    let ours = run(moved.to_str().expect("path"), &[]);
-    let _ = std::fs::remove_file(&moved);
-    assert_eq!(ours["captures"][0]["embedded_secrets"], true);
-    assert_eq!(ours["connections"][0]["tls"]["decrypted"], true);
-    assert_eq!(ours["totals"]["requests"], 3);
+    let moved = |after_frame: usize| {
+        let mut b = blocks.clone();
+        // SHB and IDB, then the packets.
+        b.insert(2 + after_frame, dsb);
+        let path = std::env::temp_dir().join(format!(
+            "connreuse-late-dsb-{after_frame}-{}.pcapng",
+            std::process::id()
+        ));
+        std::fs::write(&path, b.concat()).expect("write");
+        let report = run(path.to_str().expect("path"), &[]);
+        let _ = std::fs::remove_file(&path);
+        report
+    };
+    // After the client's ClientHello (frame 4) and the ACK (frame 5).
+    let before = moved(5);
+    assert_eq!(before["captures"][0]["embedded_secrets"], true);
+    assert_eq!(before["connections"][0]["tls"]["decrypted"], true);
+    assert_eq!(before["totals"]["requests"], 3);
+    let after = moved(6);
+    let tls = &after["connections"][0]["tls"];
+    assert_eq!(tls["decrypted"], false);
+    assert!(
+        tls["decrypt_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("its secrets came after its first encrypted records")),
+        "{tls}"
+    );
+    // Not one request read; how many there were is unknown.
+    let http = &after["connections"][0]["http"];
+    assert!(http["requests"].is_null(), "{http}");
+    assert_eq!(http["requests_basis"], "unknown");
 }
 
 /// A key log for other connections says "no key"; a damaged secret says

@@ -67,6 +67,14 @@ pub struct Frame<'a> {
     pub orig_len: u32,
 }
 
+/// What [`Reader::next_item`] yields.
+#[derive(Debug)]
+pub enum Item<'a> {
+    Frame(Frame<'a>),
+    /// A Decryption Secrets Block was read: its secrets wait to be taken.
+    Secrets,
+}
+
 /// The container format, for the report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -285,7 +293,22 @@ impl Reader {
 
     /// The next packet, `Ok(None)` at a clean end of the capture.
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, Error> {
+        match self.next_item_or_secrets(false)? {
+            Some(Item::Frame(f)) => Ok(Some(f)),
+            Some(Item::Secrets) | None => Ok(None),
+        }
+    }
+
+    /// The next packet, or [`Item::Secrets`] right after a Decryption
+    /// Secrets Block, so that its secrets ([`Reader::take_secrets`]) are
+    /// known before the packet that follows it; `Ok(None)` at a clean end.
+    pub fn next_item(&mut self) -> Result<Option<Item<'_>>, Error> {
+        self.next_item_or_secrets(true)
+    }
+
+    fn next_item_or_secrets(&mut self, stop_at_secrets: bool) -> Result<Option<Item<'_>>, Error> {
         loop {
+            let secrets_before = self.secrets.text.len();
             let step = match &mut self.container {
                 Container::Pcap(state) => state.step(self.buf.data()),
                 Container::Pcapng(state) => state.step(self.buf.data(), &mut self.secrets),
@@ -310,15 +333,20 @@ impl Reader {
                         offset: self.offset,
                         what: "packet data outside its record",
                     })?;
-                    return Ok(Some(Frame {
+                    return Ok(Some(Item::Frame(Frame {
                         index: self.packets,
                         ts,
                         linktype,
                         data,
                         orig_len,
-                    }));
+                    })));
                 }
-                Step::Skip { consumed } => self.consume(consumed),
+                Step::Skip { consumed } => {
+                    self.consume(consumed);
+                    if stop_at_secrets && self.secrets.text.len() > secrets_before {
+                        return Ok(Some(Item::Secrets));
+                    }
+                }
                 Step::NeedMore { need } => {
                     if self.buf.is_empty() && self.eof {
                         return Ok(None);

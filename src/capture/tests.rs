@@ -229,6 +229,39 @@ fn decryption_secrets_are_capped_until_taken() {
     assert_eq!((s.text.as_slice(), s.dropped), (&b"abcdef\n"[..], 1));
 }
 
+/// multi.pcapng with a second Decryption Secrets Block after its first
+/// packet (an EPB at byte 152, 112 bytes long): `next_item` yields the
+/// secrets between the first packet and the second, so that they are known
+/// before it; `next_frame` yields the packets alone, the secrets waiting.
+#[test]
+fn secrets_are_known_before_the_packet_after_their_block() {
+    let file = fixture!("multi.pcapng");
+    let at = 152 + 112;
+    let bytes = [&file[..at], &dsb(b"CLIENT_RANDOM aa bb"), &file[at..]].concat();
+    let mut reader = Reader::new(Box::new(Cursor::new(bytes.clone()))).unwrap();
+    let mut order = Vec::new();
+    let mut secrets = Vec::new();
+    loop {
+        match reader.next_item().unwrap() {
+            Some(Item::Frame(f)) => order.push(f.index),
+            Some(Item::Secrets) => {
+                order.push(0);
+                secrets.push(reader.take_secrets());
+            }
+            None => break,
+        }
+    }
+    // The fixture's own block (before the packets), then the new one.
+    assert_eq!(order, [0, 1, 0, 2, 3, 4, 5]);
+    assert_eq!(
+        secrets.last().map(Vec::as_slice),
+        Some(&b"CLIENT_RANDOM aa bb\n"[..])
+    );
+    let (frames, err) = read_bytes(&bytes);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(frames.len(), 5);
+}
+
 #[test]
 fn interfaces_per_section_are_capped() {
     let mut bytes = shb();

@@ -1029,6 +1029,21 @@ impl Decrypt {
         self.charge.set(self.held());
     }
 
+    /// The key logs' secrets came (in a Decryption Secrets Block) after
+    /// encrypted records of the handshake with `client_random` had passed:
+    /// the keys cannot be followed from there, which the report says ("no
+    /// key" when the secrets are not its own).
+    pub fn came_too_late(&mut self, client_random: &[u8; 32]) {
+        if self.store.lookup(client_random).is_some() {
+            self.fail(
+                "its secrets came after its first encrypted records (a Decryption Secrets Block must come before the packets it opens)"
+                    .to_string(),
+            );
+        } else {
+            self.status = Status::NoKey;
+        }
+    }
+
     pub fn has_queued(&self) -> bool {
         !self.chunks.is_empty()
     }

@@ -411,13 +411,44 @@ struct Unmade {
     hrr: bool,
 }
 
+/// What a decryptor made late missed of the connection's current
+/// handshake: its hellos, and whether encrypted records had passed.
+#[derive(Clone, Copy, Default)]
+struct Seen<'a> {
+    client_hello: Option<&'a ClientHello>,
+    server_hello: Option<&'a ServerHello>,
+    encrypted: bool,
+}
+
+impl<'a> Seen<'a> {
+    /// Of handshake `h`, on a connection that has carried `ciphertext`
+    /// encrypted records so far.
+    fn of(h: Option<&'a Handshake>, ciphertext: u64) -> Seen<'a> {
+        let Some(h) = h else {
+            return Seen::default();
+        };
+        // Before TLS 1.3, encryption starts at a ChangeCipherSpec; in TLS
+        // 1.3 (whose ChangeCipherSpec is for middleboxes) with the first
+        // record after the ServerHello, an application-data record.
+        let ccs = !h.tls13() && (h.progress.ccs.client || h.progress.ccs.server);
+        Seen {
+            client_hello: h.client_hello.as_ref(),
+            server_hello: h.server_hello.as_ref().filter(|sh| !sh.hrr),
+            encrypted: ccs || ciphertext > 0,
+        }
+    }
+}
+
 /// The connection's decryptor: made on first use once `keys` hold a
-/// secret, and told what it missed; None while they hold none (a
-/// decryptor would do nothing then) or without key logs.
+/// secret, and told what it missed (`unmade`, and the hellos `seen` when
+/// the secrets came in the middle of a handshake, from a Decryption
+/// Secrets Block); None while they hold none (a decryptor would do nothing
+/// then) or without key logs.
 fn decryptor<'a>(
     slot: &'a mut Option<Box<super::decrypt::Decrypt>>,
     keys: Option<&std::rc::Rc<super::decrypt::KeyStore>>,
     unmade: &Unmade,
+    seen: Seen<'_>,
 ) -> Option<&'a mut super::decrypt::Decrypt> {
     if slot.is_none() {
         let keys = keys.filter(|k| !k.is_empty())?;
@@ -429,6 +460,29 @@ fn decryptor<'a>(
         }
         if unmade.hrr {
             d.on_hello_retry();
+        }
+        match (seen.client_hello, seen.server_hello) {
+            // Records under keys it never saw set up have passed: said so
+            // rather than read wrong.
+            (Some(ch), _) if seen.encrypted => d.came_too_late(&ch.random),
+            (Some(ch), sh) => {
+                d.on_client_hello(&ch.random, &ch.cipher_suites, ch.early_data);
+                if let Some(sh) = sh {
+                    d.on_server_hello(
+                        &ch.random,
+                        &sh.random,
+                        ch.session_id.as_bytes(),
+                        sh.session_id.as_bytes(),
+                        sh.cipher_suite,
+                        sh.version,
+                        sh.encrypt_then_mac,
+                        ch.early_data,
+                        sh.psk,
+                        ch.ticket_id,
+                    );
+                }
+            }
+            (None, _) => {}
         }
         *slot = Some(Box::new(d));
     }
@@ -470,6 +524,8 @@ struct Core {
     /// What the decryptor would have been told while the key logs were
     /// empty, told to it when it is made.
     unmade: Unmade,
+    /// Records read under encryption so far, either side.
+    ciphertext_records: u64,
     /// What the handshake buffers hold against the capture's parser budget
     /// (the decryptor holds its own).
     charge: Charge,
@@ -478,6 +534,11 @@ struct Core {
 impl RecordSink for Core {
     fn wants(&self, side: Side, ctype: u8) -> bool {
         if self.deliver_ciphertext {
+            return true;
+        }
+        // Secrets came (a Decryption Secrets Block) and no decryptor is
+        // made yet: the next record, whatever it is, makes it.
+        if self.decrypt.is_none() && self.keys.as_ref().is_some_and(|k| !k.is_empty()) {
             return true;
         }
         match ctype {
@@ -502,8 +563,17 @@ impl RecordSink for Core {
                 version,
                 fragment,
             } => {
-                if let Some(d) = decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
+                let fresh = self.decrypt.is_none();
+                let seen = Seen::of(self.handshakes.last(), self.ciphertext_records);
+                if let Some(d) =
+                    decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen)
+                {
                     d.on_record(side, ctype, version, fragment, at);
+                    if fresh {
+                        // Made by this record, after the hellos it was
+                        // told of: it reads what follows them.
+                        self.deliver_ciphertext = d.active();
+                    }
                 }
                 self.note_record(side, ctype, at);
                 let plaintext = !*self.encrypted.of(side);
@@ -585,8 +655,9 @@ impl Core {
             }
             HsEvent::Message(4, body) if side == Side::Server => {
                 // NewSessionTicket: lifetime hint (4), ticket length (2), ticket.
+                let seen = Seen::of(self.handshakes.last(), self.ciphertext_records);
                 if let (Some(d), Some(ticket)) = (
-                    decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+                    decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen),
                     body.get(6..),
                 ) {
                     d.on_ticket(ticket);
@@ -655,8 +726,14 @@ impl Core {
             self.dropped_hellos += 1;
             return;
         }
+        // A new hello: nothing of an earlier handshake is worth telling.
         match (
-            decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+            decryptor(
+                &mut self.decrypt,
+                self.keys.as_ref(),
+                &self.unmade,
+                Seen::default(),
+            ),
             &ch,
         ) {
             (Some(d), Ok(ch)) => {
@@ -711,7 +788,11 @@ impl Core {
         if sh.hrr {
             // RFC 8446 4.1.4: a second ClientHello follows; 4.2.10: any
             // early data is rejected.
-            match decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
+            let seen = Seen {
+                client_hello: h.client_hello.as_ref(),
+                ..Seen::default()
+            };
+            match decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen) {
                 Some(d) => d.on_hello_retry(),
                 None => self.unmade.hrr = true,
             }
@@ -744,8 +825,13 @@ impl Core {
                 _ => None,
             };
         }
+        // Made now, it is told of the ClientHello first.
+        let seen = Seen {
+            client_hello: h.client_hello.as_ref(),
+            ..Seen::default()
+        };
         if let (Some(d), Some(ch)) = (
-            decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade),
+            decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen),
             &h.client_hello,
         ) {
             d.on_server_hello(
@@ -786,7 +872,8 @@ impl Core {
     }
 
     fn on_ccs(&mut self, side: Side) {
-        if let Some(d) = decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade) {
+        let seen = Seen::of(self.handshakes.last(), self.ciphertext_records);
+        if let Some(d) = decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen) {
             d.on_ccs(side);
         }
         let Some(h) = self.handshakes.last_mut() else {
@@ -850,6 +937,7 @@ impl Core {
     /// alert (TLS 1.2 after CCS), application data (every TLS 1.3 record
     /// after the ServerHello), heartbeat.
     fn on_ciphertext(&mut self, side: Side, ctype: u8, len: usize, at: At) {
+        self.ciphertext_records += 1;
         let h = self.handshakes.last_mut();
         match ctype {
             content::ALERT => {
@@ -1073,7 +1161,8 @@ impl TlsSession {
     /// `len` bytes sent by `side` were not captured.
     pub fn on_gap(&mut self, side: Side, len: u64) {
         let c = &mut self.core;
-        match decryptor(&mut c.decrypt, c.keys.as_ref(), &c.unmade) {
+        let seen = Seen::of(c.handshakes.last(), c.ciphertext_records);
+        match decryptor(&mut c.decrypt, c.keys.as_ref(), &c.unmade, seen) {
             Some(d) => d.on_gap(side),
             None => {
                 if let Some(g) = c.unmade.gap.get_mut(side.idx()) {
