@@ -77,9 +77,19 @@ pub fn file_keeping(
 
 /// Reads a capture from any byte source, named `name` in the report.
 pub fn reader(name: String, src: Box<dyn Read + Send>, keys: &Arc<KeyLog>) -> CaptureResult {
+    reader_keeping(name, src, keys, Keep::Records)
+}
+
+/// [`reader`], keeping what `keep` says of the finished connections.
+pub fn reader_keeping(
+    name: String,
+    src: Box<dyn Read + Send>,
+    keys: &Arc<KeyLog>,
+    keep: Keep,
+) -> CaptureResult {
     match Reader::new(src) {
-        Ok(reader) => run(name, reader, keys, Keep::Records),
-        Err(e) => failed(name, e, Keep::Records),
+        Ok(reader) => run(name, reader, keys, keep),
+        Err(e) => failed(name, e, keep),
     }
 }
 

@@ -20,6 +20,20 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     json::render(&ledger, &mut out, false).expect("JSON into memory");
     serde_json::from_slice::<serde_json::Value>(&out).expect("the JSON report parses");
+    // The records kept as the JSON report's text give the same document.
+    let text = analyze::reader_keeping(
+        "fuzz.pcap".to_string(),
+        Box::new(Cursor::new(data.to_vec())),
+        &Default::default(),
+        analyze::Keep::JsonText,
+    );
+    let mut as_text = Ledger::new(vec![(text.info, text.connections)]);
+    let found = findings::diagnose(&as_text);
+    as_text.set_findings(found);
+    let mut other = Vec::new();
+    json::render(&as_text, &mut other, false).expect("JSON into memory");
+    assert!(out == other, "JSON from records kept as text differs");
+    drop(as_text);
     out.clear();
     json::render(&ledger, &mut out, true).expect("JSON into memory");
     out.clear();
