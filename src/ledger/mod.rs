@@ -650,6 +650,8 @@ impl Ledger {
 
 /// The JSON document (docs/JSON.md): the connections, requests and
 /// anomalies are read back from the stores as they are written.
+// `Ledger::write_compact_json` writes the same fields in the same order:
+// keep the two in step (tests/store.rs holds their documents equal).
 impl Serialize for Ledger {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
