@@ -421,6 +421,15 @@ struct Seen<'a> {
 }
 
 impl<'a> Seen<'a> {
+    /// Of handshake `h` while its ServerHello is being read: its
+    /// ClientHello alone.
+    fn client_hello(h: &'a Handshake) -> Seen<'a> {
+        Seen {
+            client_hello: h.client_hello.as_ref(),
+            ..Seen::default()
+        }
+    }
+
     /// Of handshake `h`, on a connection that has carried `ciphertext`
     /// encrypted records so far.
     fn of(h: Option<&'a Handshake>, ciphertext: u64) -> Seen<'a> {
@@ -468,18 +477,7 @@ fn decryptor<'a>(
             (Some(ch), sh) => {
                 d.on_client_hello(&ch.random, &ch.cipher_suites, ch.early_data);
                 if let Some(sh) = sh {
-                    d.on_server_hello(
-                        &ch.random,
-                        &sh.random,
-                        ch.session_id.as_bytes(),
-                        sh.session_id.as_bytes(),
-                        sh.cipher_suite,
-                        sh.version,
-                        sh.encrypt_then_mac,
-                        ch.early_data,
-                        sh.psk,
-                        ch.ticket_id,
-                    );
+                    tell_server_hello(&mut d, ch, sh);
                 }
             }
             (None, _) => {}
@@ -487,6 +485,22 @@ fn decryptor<'a>(
         *slot = Some(Box::new(d));
     }
     slot.as_deref_mut()
+}
+
+/// Tells `d` of the ServerHello `sh` answering `ch`.
+fn tell_server_hello(d: &mut super::decrypt::Decrypt, ch: &ClientHello, sh: &ServerHello) {
+    d.on_server_hello(
+        &ch.random,
+        &sh.random,
+        ch.session_id.as_bytes(),
+        sh.session_id.as_bytes(),
+        sh.cipher_suite,
+        sh.version,
+        sh.encrypt_then_mac,
+        ch.early_data,
+        sh.psk,
+        ch.ticket_id,
+    );
 }
 
 #[derive(Debug, Default)]
@@ -788,10 +802,7 @@ impl Core {
         if sh.hrr {
             // RFC 8446 4.1.4: a second ClientHello follows; 4.2.10: any
             // early data is rejected.
-            let seen = Seen {
-                client_hello: h.client_hello.as_ref(),
-                ..Seen::default()
-            };
+            let seen = Seen::client_hello(h);
             match decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen) {
                 Some(d) => d.on_hello_retry(),
                 None => self.unmade.hrr = true,
@@ -826,26 +837,12 @@ impl Core {
             };
         }
         // Made now, it is told of the ClientHello first.
-        let seen = Seen {
-            client_hello: h.client_hello.as_ref(),
-            ..Seen::default()
-        };
+        let seen = Seen::client_hello(h);
         if let (Some(d), Some(ch)) = (
             decryptor(&mut self.decrypt, self.keys.as_ref(), &self.unmade, seen),
             &h.client_hello,
         ) {
-            d.on_server_hello(
-                &ch.random,
-                &sh.random,
-                ch.session_id.as_bytes(),
-                sh.session_id.as_bytes(),
-                sh.cipher_suite,
-                sh.version,
-                sh.encrypt_then_mac,
-                ch.early_data,
-                sh.psk,
-                ch.ticket_id,
-            );
+            tell_server_hello(d, ch, &sh);
             self.deliver_ciphertext = d.active();
         }
         h.server_hello = Some(sh);
