@@ -48,8 +48,7 @@ pub struct Digest {
     requests: u64,
     peak_streams: u32,
     max_streams: u32,
-    /// Bits 0-5: which optional figures are present; 8-14: the flags
-    /// (their accessors below).
+    /// Which optional figures are present, and the flags ([`Bit`]).
     bits: u16,
     /// How the request count is known; None without HTTP.
     pub basis: Option<Basis>,
@@ -59,6 +58,25 @@ pub struct Digest {
     pub close_requested_by: Option<Side>,
     pub client_hellos: u32,
     pub handshakes: HandshakeCounts,
+}
+
+/// A bit of `Digest::bits`: whether an optional figure is present, or a
+/// flag.
+#[derive(Clone, Copy)]
+enum Bit {
+    ClosedAt,
+    LastResponse,
+    FirstDone,
+    Requests,
+    PeakStreams,
+    MaxStreams,
+    SynSeen,
+    Tls,
+    OfferedH2,
+    Decrypted,
+    WithKeys,
+    Carried,
+    Unused,
 }
 
 impl Digest {
@@ -71,23 +89,27 @@ impl Digest {
         let max_streams = http.and_then(|h| h.max_concurrent_streams);
         let (handshakes, first_done) = HandshakeCounts::of(&c.handshakes, c.tcp.start);
         let bits = [
-            c.tcp.closed_at.is_some(),
-            c.request_span.last_response.is_some(),
-            first_done.is_some(),
-            requests.is_some(),
-            peak_streams.is_some(),
-            max_streams.is_some(),
-            false,
-            false,
-            c.tcp.syn_seen,
-            tls.is_some(),
-            tls.is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2")),
-            tls.is_some_and(|t| t.decrypted),
-            tls.is_some_and(|t| {
-                t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
-            }),
-            super::servers::carried_requests(c),
-            super::servers::unused(c),
+            (Bit::ClosedAt, c.tcp.closed_at.is_some()),
+            (Bit::LastResponse, c.request_span.last_response.is_some()),
+            (Bit::FirstDone, first_done.is_some()),
+            (Bit::Requests, requests.is_some()),
+            (Bit::PeakStreams, peak_streams.is_some()),
+            (Bit::MaxStreams, max_streams.is_some()),
+            (Bit::SynSeen, c.tcp.syn_seen),
+            (Bit::Tls, tls.is_some()),
+            (
+                Bit::OfferedH2,
+                tls.is_some_and(|t| t.alpn_offered.iter().any(|a| &**a == "h2")),
+            ),
+            (Bit::Decrypted, tls.is_some_and(|t| t.decrypted)),
+            (
+                Bit::WithKeys,
+                tls.is_some_and(|t| {
+                    t.decrypted || t.decrypt_error.as_deref().is_some_and(|e| e != "no key")
+                }),
+            ),
+            (Bit::Carried, super::servers::carried_requests(c)),
+            (Bit::Unused, super::servers::unused(c)),
         ];
         Digest {
             loc,
@@ -106,8 +128,7 @@ impl Digest {
             max_streams: max_streams.unwrap_or_default(),
             bits: bits
                 .iter()
-                .enumerate()
-                .fold(0, |acc, (i, &b)| acc | (u16::from(b) << i)),
+                .fold(0, |acc, &(bit, on)| acc | (u16::from(on) << bit as u8)),
             basis: http.map(|h| h.requests_basis),
             protocol: http
                 .and_then(|h| h.protocol)
@@ -119,74 +140,74 @@ impl Digest {
         }
     }
 
-    fn has(&self, bit: u8) -> bool {
-        self.bits & (1 << bit) != 0
+    fn has(&self, bit: Bit) -> bool {
+        self.bits & (1 << bit as u8) != 0
     }
 
     /// Its SYN was seen.
     pub fn syn_seen(&self) -> bool {
-        self.has(8)
+        self.has(Bit::SynSeen)
     }
 
     /// It spoke TLS.
     pub fn tls(&self) -> bool {
-        self.has(9)
+        self.has(Bit::Tls)
     }
 
     /// The client offered h2 in ALPN.
     pub fn offered_h2(&self) -> bool {
-        self.has(10)
+        self.has(Bit::OfferedH2)
     }
 
     /// Every TLS record was decrypted.
     pub fn decrypted(&self) -> bool {
-        self.has(11)
+        self.has(Bit::Decrypted)
     }
 
     /// The key logs held secrets for its handshake.
     pub fn with_keys(&self) -> bool {
-        self.has(12)
+        self.has(Bit::WithKeys)
     }
 
     /// Carried requests (`servers::carried_requests`).
     pub fn carried(&self) -> bool {
-        self.has(13)
+        self.has(Bit::Carried)
     }
 
     /// Known to have carried none (`servers::unused`).
     pub fn unused(&self) -> bool {
-        self.has(14)
+        self.has(Bit::Unused)
     }
 
     /// When the connection closed (`tcp.closed_at`).
     pub fn closed_at(&self) -> Option<Ts> {
-        self.has(0).then_some(self.closed_at)
+        self.has(Bit::ClosedAt).then_some(self.closed_at)
     }
 
     /// The last response seen.
     pub fn last_response(&self) -> Option<Ts> {
-        self.has(1).then_some(self.last_response)
+        self.has(Bit::LastResponse).then_some(self.last_response)
     }
 
     /// When the first of its TLS handshakes to complete did, reckoned from
     /// the connection's start.
     pub fn first_done(&self) -> Option<Ts> {
-        self.has(2).then_some(self.first_done)
+        self.has(Bit::FirstDone).then_some(self.first_done)
     }
 
     /// Requests carried as far as can be told (`servers::requests_of`).
     pub fn requests(&self) -> Option<u64> {
-        self.has(3).then_some(self.requests)
+        self.has(Bit::Requests).then_some(self.requests)
     }
 
     /// The most HTTP/2 streams open at once.
     pub fn peak_streams(&self) -> Option<u32> {
-        self.has(4).then_some(self.peak_streams)
+        self.has(Bit::PeakStreams).then_some(self.peak_streams)
     }
 
     /// The server's SETTINGS_MAX_CONCURRENT_STREAMS.
     pub fn max_streams(&self) -> Option<u32> {
-        self.has(5).then_some(self.max_streams)
+        self.has(Bit::MaxStreams).then_some(self.max_streams)
     }
 
     /// "http/1.0", "http/1.1", "h2" or "h2c"; None when unknown.
