@@ -523,16 +523,18 @@ impl Ledger {
             .ok_or_else(|| io::Error::other("a connection of no capture"))
     }
 
+    /// One reader per capture's store, for [`reader_of`].
+    fn readers(&self) -> Vec<store::Reader<'_>> {
+        self.stores.iter().map(|s| s.reader()).collect()
+    }
+
     /// Reads `part` of every connection's record, in the report's order.
     fn each(&self, part: Part) -> impl Iterator<Item = io::Result<Connection>> + '_ {
-        let mut readers: Vec<store::Reader<'_>> = self.stores.iter().map(|s| s.reader()).collect();
-        self.digests.iter().enumerate().map(move |(i, d)| {
-            let reader = usize::try_from(d.capture)
-                .ok()
-                .and_then(|c| readers.get_mut(c))
-                .ok_or_else(|| io::Error::other("a connection of no capture"))?;
-            reader.read(d.loc, part, i)
-        })
+        let mut readers = self.readers();
+        self.digests
+            .iter()
+            .enumerate()
+            .map(move |(i, d)| reader_of(&mut readers, d)?.read(d.loc, part, i))
     }
 
     /// Every connection, without its requests and anomalies, in the
@@ -693,27 +695,14 @@ impl Ledger {
         field(out, "totals", &self.totals)?;
         field(out, "servers", &self.servers)?;
         field(out, "findings", &self.findings)?;
-        let mut readers: Vec<store::Reader<'_>> = self.stores.iter().map(|s| s.reader()).collect();
-        let encodings: Vec<store::Encoding> = self.stores.iter().map(|s| s.encoding()).collect();
-        // A connection's store's encoding and reader.
-        fn store_of<'a, 'b>(
-            encodings: &[store::Encoding],
-            readers: &'a mut [store::Reader<'b>],
-            d: &Digest,
-        ) -> io::Result<(store::Encoding, &'a mut store::Reader<'b>)> {
-            let k = usize::try_from(d.capture).unwrap_or(usize::MAX);
-            match (encodings.get(k), readers.get_mut(k)) {
-                (Some(e), Some(r)) => Ok((*e, r)),
-                _ => Err(io::Error::other("a connection of no capture")),
-            }
-        }
+        let mut readers = self.readers();
         out.write_all(b"\"connections\":[")?;
         for (i, d) in self.digests.iter().enumerate() {
             if i > 0 {
                 out.write_all(b",")?;
             }
-            let (encoding, r) = store_of(&encodings, &mut readers, d)?;
-            match encoding {
+            let r = reader_of(&mut readers, d)?;
+            match r.encoding() {
                 store::Encoding::Json => out.write_all(r.raw(d.loc, Part::Head)?)?,
                 store::Encoding::MessagePack => {
                     serde_json::to_writer(&mut *out, &r.read(d.loc, Part::Head, i)?)?
@@ -728,8 +717,8 @@ impl Ledger {
                 if was { Ok(()) } else { out.write_all(b",") }
             };
             for (i, d) in self.digests.iter().enumerate() {
-                let (encoding, r) = store_of(&encodings, &mut readers, d)?;
-                match encoding {
+                let r = reader_of(&mut readers, d)?;
+                match r.encoding() {
                     store::Encoding::Json => {
                         let bytes = r.raw(d.loc, part)?;
                         if bytes.is_empty() {
@@ -758,6 +747,17 @@ impl Ledger {
         }
         out.write_all(b"]}")
     }
+}
+
+/// The reader, among `readers` (one per capture), of connection `d`'s store.
+fn reader_of<'a, 'b>(
+    readers: &'a mut [store::Reader<'b>],
+    d: &Digest,
+) -> io::Result<&'a mut store::Reader<'b>> {
+    usize::try_from(d.capture)
+        .ok()
+        .and_then(|c| readers.get_mut(c))
+        .ok_or_else(|| io::Error::other("a connection of no capture"))
 }
 
 /// A sequence read as it is written; a read error ends the document.

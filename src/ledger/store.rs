@@ -483,6 +483,11 @@ impl Reader<'_> {
         Ok(c)
     }
 
+    /// How its store keeps the records.
+    pub fn encoding(&self) -> Encoding {
+        self.store.encoding
+    }
+
     /// The bytes of `part` of the record at `loc`, as they were kept:
     /// the compact JSON report's text when the store's encoding is
     /// [`Encoding::Json`] (requests and anomalies one per line, each
