@@ -79,6 +79,35 @@ fn several_captures_in_one_run() {
     assert_eq!(v["connections"][1]["capture"], "testdata/unit/vlan.pcap");
 }
 
+/// The table's total line says where requests could not be counted: of
+/// go-h2-concurrent-tls13's 100 connections (HTTP/2 inside TLS, no key log
+/// given) one carried the 100 requests (`tshark -r
+/// testdata/captures/go-h2-concurrent-tls13.pcapng -o
+/// tls.keylog_file:testdata/captures/go-h2-concurrent-tls13.keys -Y
+/// http2.headers.method -T fields -e tcp.stream | sort -u` gives one
+/// stream), and curl-h1-keepalive's 3 are estimated.
+#[test]
+fn the_total_line_names_connections_whose_requests_are_unknown() {
+    let out = connreuse(
+        &[
+            "--format",
+            "table",
+            "testdata/captures/go-h2-concurrent-tls13.pcapng",
+            "testdata/captures/curl-h1-keepalive.pcap",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let total = text.lines().last().unwrap_or_default();
+    assert!(
+        total.contains(
+            "0 requests observed and 3 estimated (and the unknown requests of 1 connection)"
+        ),
+        "{total}"
+    );
+}
+
 #[test]
 fn not_a_capture_is_a_one_line_error_and_exit_2() {
     let out = connreuse(&["Cargo.toml"], None);

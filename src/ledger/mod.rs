@@ -435,6 +435,10 @@ pub struct Totals {
     pub requests: u64,
     /// Requests estimated from encrypted traffic.
     pub requests_estimated: u64,
+    /// Connections whose request count cannot be told (HTTP/2, or what may
+    /// be HTTP/2, inside TLS without keys, that sent application data):
+    /// their requests are in neither figure above.
+    pub connections_unknown_requests: usize,
     /// TLS connections whose handshake had secrets in a key log.
     pub connections_with_keys: usize,
     /// TLS connections whose records were all decrypted.
@@ -606,12 +610,14 @@ impl Ledger {
             names.push(their_names);
         }
         let mut tls_handshakes = HandshakeTotals::default();
-        let (mut observed, mut estimated) = (0, 0);
+        let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
         for d in &digests {
             tls_handshakes.add(&d.handshakes);
+            // As `servers::aggregate` counts them.
             match (d.basis, d.requests()) {
                 (Some(Basis::Observed), Some(n)) => observed += n,
                 (Some(Basis::Estimated), Some(n)) => estimated += n,
+                (Some(_), None) => unknown += 1,
                 _ => {}
             }
         }
@@ -626,6 +632,7 @@ impl Ledger {
             connections_decrypted: digests.iter().filter(|d| d.decrypted()).count(),
             requests: observed,
             requests_estimated: estimated,
+            connections_unknown_requests: unknown,
             connections_with_requests: digests.iter().filter(|d| d.carried()).count(),
             servers: 0,
             findings: 0,

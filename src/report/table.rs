@@ -182,9 +182,14 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
     }
     if ledger.captures.len() > 1 {
         let t = &ledger.totals;
+        let unknown = match t.connections_unknown_requests {
+            0 => String::new(),
+            1 => " (and the unknown requests of 1 connection)".to_string(),
+            n => format!(" (and the unknown requests of {n} connections)"),
+        };
         writeln!(
             out,
-            "\nTotal: {} captures, {} TCP connections ({} TCP handshakes), {} TLS handshakes, {} requests observed and {} estimated, {} findings",
+            "\nTotal: {} captures, {} TCP connections ({} TCP handshakes), {} TLS handshakes, {} requests observed and {} estimated{unknown}, {} findings",
             t.captures,
             t.tcp_connections,
             t.tcp_handshakes,
