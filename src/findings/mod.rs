@@ -10,6 +10,7 @@
     clippy::panic
 )]
 
+use crate::ledger::servers::ServerConns;
 use crate::ledger::{Connection, Digest, Finding, FindingKind, Ledger, Server};
 use crate::{Side, Ts};
 use std::collections::BTreeMap;
@@ -27,18 +28,47 @@ pub const IDLE_CLOSE: Ts = Ts(500_000_000);
 /// Every finding over the ledger, in server order then kind.
 pub fn diagnose(ledger: &Ledger) -> Vec<Finding> {
     let mut out = Vec::new();
-    for server in &ledger.servers {
-        let conns: Vec<(usize, &Digest)> = server
-            .connection_ids
-            .iter()
-            .filter_map(|&i| ledger.digests.get(i).map(|c| (i, c)))
-            .collect();
-        out.extend(concurrent_dials(server, &conns));
-        out.extend(no_reuse(server, &conns));
-        out.extend(http1_despite_h2(server, &conns));
-        out.extend(repeated_full_handshakes(server, &conns));
-        out.extend(parallel_h2(server, &conns));
+    for (s, server) in ledger.servers.iter().enumerate() {
+        out.extend(scan(server, ledger.server_conns(s)));
     }
+    out
+}
+
+/// One server's findings, in kind order. Each rule reads the connections
+/// once, in the order they began, holding what it needs of them as they
+/// pass: counts, and the indices a finding lists.
+fn scan(server: &Server, conns: ServerConns<'_>) -> Vec<Finding> {
+    // When the first TLS handshake to complete did, over every connection:
+    // a full handshake begun after it could have resumed.
+    let mut first_done: Option<Ts> = None;
+    conns.each(|_, c| {
+        if let Some(t) = c.first_done() {
+            first_done = Some(first_done.map_or(t, |f| f.min(t)));
+        }
+    });
+    let mut dials = Dials::default();
+    let mut dial_findings = Vec::new();
+    let mut singles = Singles::default();
+    let mut h1 = Http1::new(server);
+    let mut full = Resumable::new(first_done);
+    let mut h2 = H2Bursts::default();
+    conns.each_by_start(|i, c| {
+        if let Some(group) = dials.add(i, c) {
+            dial_findings.extend(concurrent_dials(server, &group));
+        }
+        singles.add(i, c);
+        h1.add(i, c);
+        full.add(i, c);
+        h2.add(i, c);
+    });
+    if let Some(group) = dials.close() {
+        dial_findings.extend(concurrent_dials(server, &group));
+    }
+    let mut out = dial_findings;
+    out.extend(no_reuse(server, singles));
+    out.extend(http1_despite_h2(server, h1));
+    out.extend(repeated_full_handshakes(server, full));
+    out.extend(parallel_h2(server, h2.best()));
     out
 }
 
@@ -90,81 +120,102 @@ pub fn record_span(t: &crate::tls::TlsSummary, connection_end: Ts) -> Option<(Ts
     Some((start, end.max(start)))
 }
 
-/// Groups connections whose starts are each within [`DIAL_WINDOW`] of the
-/// previous one.
-fn bursts<'a>(conns: &[(usize, &'a Digest)]) -> Vec<Vec<(usize, &'a Digest)>> {
-    let mut sorted = conns.to_vec();
-    // By start, then index: as a stable sort of the index-ordered list,
-    // without its buffer.
-    sorted.sort_unstable_by_key(|&(i, c)| (c.start, i));
-    let mut out: Vec<Vec<(usize, &Digest)>> = Vec::new();
-    let mut last: Option<Ts> = None;
-    for (i, c) in sorted {
-        let near = last.is_some_and(|t| c.start.0.saturating_sub(t.0) <= DIAL_WINDOW.0);
-        match out.last_mut() {
-            Some(group) if near => group.push((i, c)),
-            _ => out.push(vec![(i, c)]),
+/// Whether a connection that began at `start` joins the burst whose last
+/// connection began at `last`: dials within [`DIAL_WINDOW`] of each other.
+fn joins(last: Option<Ts>, start: Ts) -> bool {
+    last.is_some_and(|t| start.0.saturating_sub(t.0) <= DIAL_WINDOW.0)
+}
+
+/// A burst of dials: connections whose starts are each within
+/// [`DIAL_WINDOW`] of the previous one, in brief.
+#[derive(Debug, Default)]
+struct Dials {
+    ids: Vec<usize>,
+    first: Ts,
+    last: Option<Ts>,
+    idle: usize,
+    used: usize,
+    /// A connection that carried requests spoke or offered h2.
+    h2: bool,
+    /// The most requests one of those carried, where known.
+    busiest: Option<u64>,
+}
+
+impl Dials {
+    /// The next connection by start; returns the burst it ended, if any.
+    fn add(&mut self, i: usize, c: &Digest) -> Option<Dials> {
+        let ended = if joins(self.last, c.start) {
+            None
+        } else {
+            self.close()
+        };
+        if self.ids.is_empty() {
+            self.first = c.start;
         }
-        last = Some(c.start);
+        self.ids.push(i);
+        self.last = Some(c.start);
+        self.idle += usize::from(c.unused());
+        if c.carried() {
+            self.used += 1;
+            self.h2 |= c.is_h2() || c.offered_h2();
+            self.busiest = self.busiest.max(c.requests());
+        }
+        ended
     }
-    out
+
+    /// The burst so far, leaving an empty one.
+    fn close(&mut self) -> Option<Dials> {
+        (!self.ids.is_empty()).then(|| std::mem::take(self))
+    }
 }
 
 /// Several connections dialled at once, most never used, while one carried
 /// the requests: clients that fan out before their first (HTTP/2)
 /// connection is ready.
-fn concurrent_dials(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for group in bursts(conns) {
-        if group.len() < MIN_DIALS {
-            continue;
-        }
-        let idle = group.iter().filter(|(_, c)| c.unused()).count();
-        let used: Vec<&(usize, &Digest)> = group.iter().filter(|(_, c)| c.carried()).collect();
-        if idle * 2 < group.len() || used.is_empty() {
-            continue;
-        }
-        let first = group.first().map_or(Ts(0), |(_, c)| c.start);
-        let last = group.last().map_or(Ts(0), |(_, c)| c.start);
-        let spread = Ts(last.0.saturating_sub(first.0));
-        let h2 = used.iter().any(|(_, c)| c.is_h2() || c.offered_h2());
-        let busiest = used.iter().map(|(_, c)| c.requests()).max().flatten();
-        let carried = match (used.len(), busiest) {
-            (1, Some(n)) => format!("one connection carried all {n} requests"),
-            (1, None) => {
-                "one connection carried all the requests (count unknown without keys)".to_string()
-            }
-            (k, _) => format!("{k} connections carried the requests"),
-        };
-        let mut f = finding(
-            FindingKind::ConcurrentDials,
-            server,
-            format!(
-                "{} connections to {} were opened within {:.0} ms; {} of them carried no request, {}.",
-                group.len(),
-                server.server,
-                millis(spread),
-                idle,
-                carried
-            ),
-            if h2 {
-                "The client started many requests at once before its first HTTP/2 connection was ready, and dialled a new connection for each (Go's net/http does this for concurrent requests to a new host)."
-            } else {
-                "The client started many requests at once and opened a connection for each before any was ready to be reused."
-            },
-            "Let the first request open the connection and wait for it before fanning out (or warm the pool up with one request); with HTTP/2, share one connection: in Go, use one http.Client/Transport and, where available, x/net/http2's StrictMaxConcurrentStreams or a single ClientConn.",
-        );
-        f.evidence.insert("connections", group.len() as f64);
-        f.evidence.insert("unused_connections", idle as f64);
-        f.evidence.insert("used_connections", used.len() as f64);
-        f.evidence.insert("window_ms", millis(spread));
-        if let Some(n) = busiest {
-            f.evidence.insert("requests_on_busiest", n as f64);
-        }
-        f.connections = group.iter().map(|(i, _)| *i).collect();
-        out.push(f);
+fn concurrent_dials(server: &Server, group: &Dials) -> Option<Finding> {
+    let n = group.ids.len();
+    if n < MIN_DIALS || group.idle * 2 < n || group.used == 0 {
+        return None;
     }
-    out
+    let spread = Ts(group
+        .last
+        .unwrap_or(group.first)
+        .0
+        .saturating_sub(group.first.0));
+    let carried = match (group.used, group.busiest) {
+        (1, Some(n)) => format!("one connection carried all {n} requests"),
+        (1, None) => {
+            "one connection carried all the requests (count unknown without keys)".to_string()
+        }
+        (k, _) => format!("{k} connections carried the requests"),
+    };
+    let mut f = finding(
+        FindingKind::ConcurrentDials,
+        server,
+        format!(
+            "{} connections to {} were opened within {:.0} ms; {} of them carried no request, {}.",
+            n,
+            server.server,
+            millis(spread),
+            group.idle,
+            carried
+        ),
+        if group.h2 {
+            "The client started many requests at once before its first HTTP/2 connection was ready, and dialled a new connection for each (Go's net/http does this for concurrent requests to a new host)."
+        } else {
+            "The client started many requests at once and opened a connection for each before any was ready to be reused."
+        },
+        "Let the first request open the connection and wait for it before fanning out (or warm the pool up with one request); with HTTP/2, share one connection: in Go, use one http.Client/Transport and, where available, x/net/http2's StrictMaxConcurrentStreams or a single ClientConn.",
+    );
+    f.evidence.insert("connections", n as f64);
+    f.evidence.insert("unused_connections", group.idle as f64);
+    f.evidence.insert("used_connections", group.used as f64);
+    f.evidence.insert("window_ms", millis(spread));
+    if let Some(n) = group.busiest {
+        f.evidence.insert("requests_on_busiest", n as f64);
+    }
+    f.connections = group.ids.clone();
+    Some(f)
 }
 
 /// Why a connection that carried one request ended before the next one
@@ -212,32 +263,48 @@ fn end_cause(c: &Digest, next: &Digest) -> EndCause {
     }
 }
 
-/// Requests spread one per connection although keep-alive was possible.
-fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let mut singles: Vec<(usize, &Digest)> = conns
-        .iter()
-        .filter(|(_, c)| c.requests() == Some(1))
-        .copied()
-        .collect();
-    if singles.len() < MIN_NO_REUSE || singles.len() * 2 < conns.len() {
-        return Vec::new();
-    }
-    singles.sort_unstable_by_key(|&(i, c)| (c.start, i));
-    let mut causes: BTreeMap<EndCause, usize> = BTreeMap::new();
-    for pair in singles.windows(2) {
-        if let [(_, c), (_, next)] = pair {
-            *causes.entry(end_cause(c, next)).or_default() += 1;
+/// The connections that carried one request each, by start, and how each
+/// ended before the next.
+#[derive(Debug, Default)]
+struct Singles {
+    connections: usize,
+    ids: Vec<usize>,
+    /// The last of them so far.
+    last: Option<Digest>,
+    causes: BTreeMap<EndCause, usize>,
+}
+
+impl Singles {
+    fn add(&mut self, i: usize, c: &Digest) {
+        self.connections += 1;
+        if c.requests() != Some(1) {
+            return;
         }
+        if let Some(last) = &self.last {
+            *self.causes.entry(end_cause(last, c)).or_default() += 1;
+        }
+        self.ids.push(i);
+        self.last = Some(c.clone());
     }
-    let Some((&cause, &count)) = causes
+}
+
+/// Requests spread one per connection although keep-alive was possible.
+fn no_reuse(server: &Server, singles: Singles) -> Option<Finding> {
+    let Singles {
+        connections,
+        ids: singles,
+        causes,
+        ..
+    } = singles;
+    if singles.len() < MIN_NO_REUSE || singles.len() * 2 < connections {
+        return None;
+    }
+    let (&cause, &count) = causes
         .iter()
-        .max_by_key(|(cause, n)| (**n, std::cmp::Reverse(**cause)))
-    else {
-        return Vec::new();
-    };
+        .max_by_key(|(cause, n)| (**n, std::cmp::Reverse(**cause)))?;
     let (why, fix) = match cause {
         // Parallel requests are the other findings' matter.
-        EndCause::Parallel => return Vec::new(),
+        EndCause::Parallel => return None,
         EndCause::ClientNeverClosed => (
             "The client never closed or reused its connections: each stayed open while the next request dialled a new one. This is what an HTTP client does when response bodies are not read to the end and closed (in Go: resp.Body not drained and closed), so the connection never returns to the pool.",
             "Read every response body to EOF and close it (Go: io.Copy(io.Discard, resp.Body); resp.Body.Close()), and reuse one client.",
@@ -300,28 +367,52 @@ fn no_reuse(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
         },
         1.0,
     );
-    f.connections = singles.iter().map(|(i, _)| *i).collect();
-    vec![f]
+    f.connections = singles;
+    Some(f)
+}
+
+/// The connections that spoke HTTP/1.x over TLS: those whose client
+/// offered h2, and those whose client did not.
+#[derive(Debug)]
+struct Http1 {
+    refused: Vec<usize>,
+    /// Kept only when the server spoke h2 on some connection.
+    not_offered: Vec<usize>,
+    speaks_h2: bool,
+}
+
+impl Http1 {
+    fn new(server: &Server) -> Self {
+        Http1 {
+            refused: Vec::new(),
+            not_offered: Vec::new(),
+            speaks_h2: server.protocols.contains(&"h2"),
+        }
+    }
+
+    fn add(&mut self, i: usize, c: &Digest) {
+        if c.protocol().is_some_and(|p| p.starts_with("http/1")) && c.tls() {
+            if c.offered_h2() {
+                self.refused.push(i);
+            } else if self.speaks_h2 {
+                self.not_offered.push(i);
+            }
+        }
+    }
 }
 
 /// HTTP/1.x on connections where h2 was on offer: the client offered h2 and
 /// the server chose HTTP/1.1, or the same server spoke h2 on other
 /// connections in the capture.
-fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let is_h1 = |c: &Digest| c.protocol().is_some_and(|p| p.starts_with("http/1"));
-    let server_speaks_h2 = conns.iter().any(|(_, c)| c.protocol() == Some("h2"));
-    let offered_h2 = |c: &Digest| c.offered_h2();
-    let h1: Vec<&(usize, &Digest)> = conns.iter().filter(|(_, c)| is_h1(c) && c.tls()).collect();
-    let refused: Vec<usize> = h1
-        .iter()
-        .filter(|(_, c)| offered_h2(c))
-        .map(|(i, _)| *i)
-        .collect();
-    let not_offered: Vec<usize> = h1
-        .iter()
-        .filter(|(_, c)| !offered_h2(c))
-        .map(|(i, _)| *i)
-        .collect();
+fn http1_despite_h2(server: &Server, h1: Http1) -> Vec<Finding> {
+    let Http1 {
+        mut refused,
+        mut not_offered,
+        speaks_h2: server_speaks_h2,
+    } = h1;
+    // Listed in the report's order, as the server's connections are.
+    refused.sort_unstable();
+    not_offered.sort_unstable();
     let mut out = Vec::new();
     if !refused.is_empty() {
         let mut f = finding(
@@ -358,39 +449,59 @@ fn http1_despite_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding>
     out
 }
 
+/// The full TLS handshakes begun after the first handshake to the server
+/// had completed.
+#[derive(Debug)]
+struct Resumable {
+    /// When the first handshake to complete did (over every connection).
+    first_done: Option<Ts>,
+    late: Vec<usize>,
+    avoidable: usize,
+    offered: usize,
+    resumed: usize,
+}
+
+impl Resumable {
+    fn new(first_done: Option<Ts>) -> Self {
+        Resumable {
+            first_done,
+            late: Vec::new(),
+            avoidable: 0,
+            offered: 0,
+            resumed: 0,
+        }
+    }
+
+    fn add(&mut self, i: usize, c: &Digest) {
+        // Each handshake begins with its connection (the ClientHello
+        // follows within an RTT), so a connection's handshakes are judged
+        // together.
+        let h = &c.handshakes;
+        if h.total == 0 {
+            return;
+        }
+        self.resumed += usize::from(h.resumed);
+        if self.first_done.is_some_and(|t| c.start > t) && h.full > 0 {
+            self.late.push(i);
+            self.avoidable += usize::from(h.full);
+            self.offered += usize::from(h.full_offered);
+        }
+    }
+}
+
 /// Full TLS handshakes begun after an earlier handshake to the same server
 /// had completed, so a session could have been resumed.
-fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    // Each handshake begins with its connection (the ClientHello follows
-    // within an RTT), so a connection's handshakes are judged together.
-    let mut hs: Vec<&(usize, &Digest)> = conns
-        .iter()
-        .filter(|(_, c)| c.handshakes.total > 0)
-        .collect();
-    hs.sort_unstable_by_key(|&&(i, c)| (c.start, i));
-    let Some(first_done) = hs.iter().filter_map(|(_, c)| c.first_done()).min() else {
-        return Vec::new();
-    };
-    let late: Vec<&(usize, &Digest)> = hs
-        .iter()
-        .filter(|(_, c)| c.start > first_done && c.handshakes.full > 0)
-        .copied()
-        .collect();
-    let avoidable: usize = late
-        .iter()
-        .map(|(_, c)| usize::from(c.handshakes.full))
-        .sum();
+fn repeated_full_handshakes(server: &Server, full: Resumable) -> Option<Finding> {
+    let Resumable {
+        late,
+        avoidable,
+        offered,
+        resumed,
+        ..
+    } = full;
     if avoidable == 0 {
-        return Vec::new();
+        return None;
     }
-    let offered: usize = late
-        .iter()
-        .map(|(_, c)| usize::from(c.handshakes.full_offered))
-        .sum();
-    let resumed: usize = hs
-        .iter()
-        .map(|(_, c)| usize::from(c.handshakes.resumed))
-        .sum();
     let (cause, fix) = if offered * 2 >= avoidable {
         (
             "The client offered to resume (session id, ticket or PSK) but the server made a full handshake: its session cache or ticket keys did not accept the session (disabled, rotated, or not shared between servers).",
@@ -416,38 +527,81 @@ fn repeated_full_handshakes(server: &Server, conns: &[(usize, &Digest)]) -> Vec<
         .insert("avoidable_full_handshakes", avoidable as f64);
     f.evidence.insert("offered_resumption", offered as f64);
     f.evidence.insert("resumed_handshakes", resumed as f64);
-    f.connections = late.iter().map(|(i, _)| *i).collect();
-    vec![f]
+    f.connections = late;
+    Some(f)
+}
+
+/// One burst of HTTP/2 connections that carried requests, in brief.
+#[derive(Debug, Default)]
+struct H2Burst {
+    ids: Vec<usize>,
+    busy: Vec<(Ts, Ts)>,
+    last: Option<Ts>,
+    peak_streams: Option<u32>,
+    limit: Option<u32>,
+}
+
+/// The HTTP/2 connections that carried requests, in bursts of dials
+/// ([`DIAL_WINDOW`]), and the largest burst of at least two (the last of
+/// the largest).
+#[derive(Debug, Default)]
+struct H2Bursts {
+    current: H2Burst,
+    best: Option<H2Burst>,
+}
+
+impl H2Bursts {
+    fn add(&mut self, i: usize, c: &Digest) {
+        if !(c.is_h2() && c.carried()) {
+            return;
+        }
+        if !joins(self.current.last, c.start) {
+            self.close();
+        }
+        let b = &mut self.current;
+        b.ids.push(i);
+        b.busy.push(c.busy);
+        b.last = Some(c.start);
+        b.peak_streams = b.peak_streams.max(c.peak_streams());
+        b.limit = match (b.limit, c.max_streams()) {
+            (Some(a), Some(l)) => Some(a.min(l)),
+            (a, l) => a.or(l),
+        };
+    }
+
+    fn close(&mut self) {
+        let done = std::mem::take(&mut self.current);
+        let larger = self
+            .best
+            .as_ref()
+            .is_none_or(|b| done.ids.len() >= b.ids.len());
+        if done.ids.len() >= 2 && larger {
+            self.best = Some(done);
+        }
+    }
+
+    fn best(mut self) -> Option<H2Burst> {
+        self.close();
+        self.best
+    }
 }
 
 /// Several HTTP/2 connections to one server carrying requests at the same
 /// time, where one could have multiplexed them.
-fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
-    let h2: Vec<&(usize, &Digest)> = conns
-        .iter()
-        .filter(|(_, c)| c.is_h2() && c.carried())
-        .collect();
+fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<Finding> {
     // Connections opened together: lifetimes that merely overlap (an idle
     // connection kept while a later one is made) are not parallel requests.
-    let together: Vec<(usize, &Digest)> = h2.iter().map(|(i, c)| (*i, *c)).collect();
-    let Some(h2) = bursts(&together)
-        .into_iter()
-        .filter(|g| g.len() >= 2)
-        .max_by_key(Vec::len)
-    else {
-        return Vec::new();
-    };
-    let peak = crate::ledger::servers::peak_overlap(h2.iter().map(|(_, c)| c.busy));
+    let h2 = burst?;
+    let peak = crate::ledger::servers::peak_overlap(h2.busy.iter().copied());
     if peak < 2 {
-        return Vec::new();
+        return None;
     }
-    let peak_streams = h2.iter().filter_map(|(_, c)| c.peak_streams()).max();
-    let limit = h2.iter().filter_map(|(_, c)| c.max_streams()).min();
+    let (peak_streams, limit) = (h2.peak_streams, h2.limit);
     // With both figures known, only report when one connection had room.
     if let (Some(p), Some(l)) = (peak_streams, limit)
         && u64::from(p) * u64::from(peak as u32) > u64::from(l)
     {
-        return Vec::new();
+        return None;
     }
     let streams = match (peak_streams, limit) {
         (Some(p), Some(l)) => {
@@ -461,7 +615,7 @@ fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
         server,
         format!(
             "{} HTTP/2 connections to {} carried requests, up to {} at the same time;{}",
-            h2.len(),
+            h2.ids.len(),
             server.server,
             peak,
             streams
@@ -469,7 +623,7 @@ fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
         "The client opened a new HTTP/2 connection for parallel requests instead of multiplexing them as streams on one (curl --parallel without --parallel-max/multiplexing, or one connection pool per request).",
         "Multiplex on one connection: reuse one client; curl: wait for multiplexing (default) rather than --parallel-immediate.",
     );
-    f.evidence.insert("connections", h2.len() as f64);
+    f.evidence.insert("connections", h2.ids.len() as f64);
     f.evidence.insert("peak_parallel_connections", peak as f64);
     if let Some(p) = peak_streams {
         f.evidence
@@ -478,6 +632,6 @@ fn parallel_h2(server: &Server, conns: &[(usize, &Digest)]) -> Vec<Finding> {
     if let Some(l) = limit {
         f.evidence.insert("max_concurrent_streams", f64::from(l));
     }
-    f.connections = h2.iter().map(|(i, _)| *i).collect();
-    vec![f]
+    f.connections = h2.ids;
+    Some(f)
 }

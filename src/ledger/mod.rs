@@ -495,15 +495,21 @@ impl Ledger {
 
     /// The figures over every connection, for `--fail-if` gates.
     pub fn overall(&self) -> Server {
+        let ids: Vec<usize> = (0..self.digests.len()).collect();
         let mut all = servers::aggregate(
-            &self.digests,
-            (0..self.digests.len()).collect(),
+            servers::ServerConns::new(&ids, &self.digests),
             String::new(),
             "overall".to_string(),
             NameSource::Address,
         );
         all.findings = self.findings.len();
         all
+    }
+
+    /// Server `s`'s connections (none for a server not in `servers`).
+    pub fn server_conns(&self, s: usize) -> servers::ServerConns<'_> {
+        let ids = self.servers.get(s).map_or(&[][..], |s| &s.connection_ids);
+        servers::ServerConns::new(ids, &self.digests)
     }
 
     /// How many connections the report lists.
@@ -961,8 +967,7 @@ mod tests {
         let n = 50_000;
         for i in 0..=n {
             ledger.servers.push(servers::aggregate(
-                &[],
-                Vec::new(),
+                servers::ServerConns::new(&[], &[]),
                 "a.pcap".to_string(),
                 format!("10.0.{}.{}:443", i / 256, i % 256),
                 NameSource::Address,

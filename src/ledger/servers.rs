@@ -3,7 +3,8 @@
 
 use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server};
 use crate::Ts;
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// The name a connection's server goes by: SNI, else the first request's
 /// Host or `:authority`, else its address.
@@ -66,19 +67,95 @@ pub fn peak_overlap(spans: impl IntoIterator<Item = (Ts, Ts)>) -> usize {
     usize::try_from(peak).unwrap_or(0)
 }
 
-/// Aggregates connections (indices into `all`) into one server's figures.
+/// The most intervals open at once, from intervals given in the order they
+/// began: as [`peak_overlap`], holding only the ends of those still open.
+#[derive(Debug, Default)]
+pub struct Peak {
+    ends: BinaryHeap<Reverse<Ts>>,
+    peak: usize,
+}
+
+impl Peak {
+    /// The next interval; `start` is no earlier than the previous one's.
+    pub fn add(&mut self, start: Ts, end: Ts) {
+        // An interval ending when another starts does not overlap it, and
+        // an empty one overlaps nothing.
+        while self.ends.peek().is_some_and(|Reverse(e)| *e <= start) {
+            self.ends.pop();
+        }
+        if end > start {
+            self.ends.push(Reverse(end));
+            self.peak = self.peak.max(self.ends.len());
+        }
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak
+    }
+}
+
+/// One server's connections with their indices in the report, to be read
+/// as often as its figures and findings need: in the report's order, or
+/// in the order they began.
+#[derive(Clone, Copy)]
+pub struct ServerConns<'a> {
+    ids: &'a [usize],
+    all: &'a [Digest],
+}
+
+impl<'a> ServerConns<'a> {
+    /// The connections `ids` (indices into `all`, ascending).
+    pub fn new(ids: &'a [usize], all: &'a [Digest]) -> Self {
+        ServerConns { ids, all }
+    }
+
+    /// Each connection with its index, in the report's order.
+    pub fn each(&self, mut f: impl FnMut(usize, &Digest)) {
+        for &i in self.ids {
+            if let Some(d) = self.all.get(i) {
+                f(i, d);
+            }
+        }
+    }
+
+    /// Each connection with its index, by start and then index. In a
+    /// capture whose packets are in time order that is the report's order,
+    /// read as it comes; otherwise the server's digests are sorted in
+    /// memory.
+    pub fn each_by_start(&self, mut f: impl FnMut(usize, &Digest)) {
+        let mut in_order = true;
+        let mut last: Option<Ts> = None;
+        self.each(|_, d| {
+            in_order &= last.is_none_or(|t| t <= d.start);
+            last = Some(d.start);
+        });
+        if in_order {
+            return self.each(f);
+        }
+        let mut sorted: Vec<(usize, Digest)> = Vec::new();
+        self.each(|i, d| sorted.push((i, d.clone())));
+        sorted.sort_unstable_by_key(|(i, d)| (d.start, *i));
+        for (i, d) in &sorted {
+            f(*i, d);
+        }
+    }
+}
+
+/// Aggregates a server's connections into its figures.
 pub fn aggregate(
-    all: &[Digest],
-    ids: Vec<usize>,
+    conns: ServerConns<'_>,
     capture: String,
     server: String,
     name_source: NameSource,
 ) -> Server {
-    let conns: Vec<&Digest> = ids.iter().filter_map(|&i| all.get(i)).collect();
     let mut tls_handshakes = HandshakeTotals::default();
     let mut protocols: Vec<&'static str> = Vec::new();
     let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
-    for c in &conns {
+    let (mut connections, mut tcp_handshakes, mut with_requests, mut unused) = (0, 0, 0, 0);
+    let mut ids = Vec::new();
+    conns.each(|i, c| {
+        ids.push(i);
+        connections += 1;
         tls_handshakes.add(&c.handshakes);
         if let Some(p) = c.protocol()
             && !protocols.contains(&p)
@@ -93,14 +170,18 @@ pub fn aggregate(
             (Some(_), None) => unknown += 1,
             _ => {}
         }
-    }
+        tcp_handshakes += usize::from(c.syn_seen());
+        with_requests += usize::from(c.carried());
+        unused += usize::from(c.unused());
+    });
+    let mut peak = Peak::default();
+    conns.each_by_start(|_, c| peak.add(c.start, c.end));
     let requests = (unknown == 0).then_some(observed + estimated);
     let requests_basis = match (unknown, estimated) {
         (u, _) if u > 0 => Basis::Unknown,
         (_, e) if e > 0 => Basis::Estimated,
         _ => Basis::Observed,
     };
-    let tcp_handshakes = conns.iter().filter(|c| c.syn_seen()).count();
     let handshakes = if tls_handshakes.total > 0 {
         tls_handshakes.total
     } else {
@@ -114,7 +195,7 @@ pub fn aggregate(
         capture,
         server,
         name_source,
-        connections: conns.len(),
+        connections,
         tcp_handshakes,
         tls_handshakes,
         protocols,
@@ -124,9 +205,9 @@ pub fn aggregate(
         connections_unknown_requests: unknown,
         requests_basis,
         requests_per_handshake,
-        connections_with_requests: conns.iter().filter(|c| c.carried()).count(),
-        unused_connections: conns.iter().filter(|c| c.unused()).count(),
-        peak_connections: peak_overlap(conns.iter().map(|c| (c.start, c.end))),
+        connections_with_requests: with_requests,
+        unused_connections: unused,
+        peak_connections: peak.peak(),
         findings: 0,
         connection_ids: ids,
     }
@@ -175,7 +256,7 @@ pub fn servers(
                 .cloned()
                 .unwrap_or((String::new(), NameSource::Address));
             let capture = captures.get(k).map(|c| c.file.clone()).unwrap_or_default();
-            aggregate(all, ids, capture, name, source)
+            aggregate(ServerConns::new(&ids, all), capture, name, source)
         })
         .collect()
 }
@@ -217,5 +298,21 @@ mod tests {
         assert_eq!(peak_overlap([s(0, 10), s(10, 20), s(20, 30)]), 1);
         assert_eq!(peak_overlap([s(0, 10), s(5, 20), s(6, 7), s(15, 30)]), 3);
         assert_eq!(peak_overlap(std::iter::empty()), 0);
+    }
+
+    proptest::proptest! {
+        /// `Peak`, fed by start, agrees with `peak_overlap`: empty and
+        /// reversed intervals, shared starts and ends included.
+        #[test]
+        fn peak_by_start_is_peak_overlap(
+            mut spans in proptest::collection::vec((0i64..40, 0i64..40), 0..60)
+        ) {
+            let spans: Vec<(Ts, Ts)> = spans.drain(..).map(|(a, b)| (Ts(a), Ts(b))).collect();
+            let mut by_start = spans.clone();
+            by_start.sort_by_key(|s| s.0);
+            let mut peak = Peak::default();
+            by_start.iter().for_each(|&(a, b)| peak.add(a, b));
+            proptest::prop_assert_eq!(peak.peak(), peak_overlap(spans));
+        }
     }
 }
