@@ -135,6 +135,9 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     let mut ledger = ledger::Ledger::new(parts);
     let findings = findings::diagnose(&ledger);
     ledger.set_findings(findings);
+    if let Some(w) = ledger.warning.take() {
+        warnings.push(w);
+    }
     Outcome {
         ledger,
         problems,

@@ -7,7 +7,7 @@
 use connreuse::analyze::{self, Keep};
 use connreuse::keys::KeyLog;
 use connreuse::ledger::store::{Builder, Encoding};
-use connreuse::ledger::{Anomaly, Connection, Connections, Layer, Ledger};
+use connreuse::ledger::{Anomaly, Connection, Connections, Digest, Layer, Ledger};
 use connreuse::report::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,6 +89,85 @@ fn the_json_report_is_the_same_from_memory_or_a_file() {
         let b = serde_json::to_string(&Ledger::new(vec![(info, on_disk)]));
         assert_eq!(a.expect("JSON"), b.expect("JSON"), "{}", path.display());
     }
+}
+
+/// Digests sorted in runs of three in a temporary file, and grouped by
+/// server in runs of three, give the same reports as digests kept in
+/// memory: the JSON document (servers' connection lists included), the
+/// table with its connections, the CSV files and the HTML page, for every
+/// capture alone and all of them in one ledger, and a digest reads back
+/// as it was set aside.
+#[test]
+fn digests_in_runs_on_disk_give_the_same_reports() {
+    let reports = |l: &mut Ledger| {
+        l.set_findings(connreuse::findings::diagnose(l));
+        l.readable().expect("digests read back");
+        let json = serde_json::to_string(&*l).expect("JSON");
+        let mut table = Vec::new();
+        let style = connreuse::report::table::Style {
+            colour: false,
+            connections: true,
+        };
+        connreuse::report::table::render(l, &mut table, style).expect("table");
+        let mut html = Vec::new();
+        connreuse::report::html::write_html(l, &mut html).expect("HTML");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let files = connreuse::report::csv::write_csv(l, dir.path(), &[]).expect("CSV");
+        let csv: Vec<String> = files
+            .iter()
+            .map(|f| std::fs::read_to_string(f).expect("CSV file"))
+            .collect();
+        (json, String::from_utf8(table).expect("UTF-8"), html, csv)
+    };
+    let (mut memory, mut on_disk) = (Vec::new(), Vec::new());
+    for (path, keys) in captures() {
+        let result = analyze::file(&path, &keys, None);
+        let conns = result.connections.to_vec().expect("records");
+        // Last first: the runs must sort what they are given.
+        let mut b = Builder::new(Arc::from(result.info.file.as_str()), true).digests_in_memory(3);
+        conns.iter().rev().cloned().for_each(|c| b.push(c));
+        let runs = b.finish();
+        assert_eq!(
+            runs.digests.spilled(),
+            conns.len() >= 3,
+            "{}",
+            path.display()
+        );
+        let kept: Vec<Digest> = result
+            .connections
+            .digests
+            .iter()
+            .map(|d| d.expect("digest"))
+            .collect();
+        let back: Vec<Digest> = runs.digests.iter().map(|d| d.expect("digest")).collect();
+        assert_eq!(kept.len(), back.len());
+        for (k, b) in kept.iter().zip(&back) {
+            // The records were written in another order.
+            let mut b = b.clone();
+            b.loc = k.loc;
+            assert_eq!(k, &b, "{}", path.display());
+        }
+        let mut a = Ledger::new(vec![(result.info.clone(), result.connections)]);
+        let mut b = Ledger::with_digests_in_memory(vec![(result.info.clone(), runs)], 3);
+        assert!(reports(&mut a) == reports(&mut b), "{}", path.display());
+        memory.push((
+            result.info.clone(),
+            analyze::file(&path, &keys, None).connections,
+        ));
+        let mut again =
+            Builder::new(Arc::from(result.info.file.as_str()), true).digests_in_memory(3);
+        conns.into_iter().rev().for_each(|c| again.push(c));
+        on_disk.push((result.info, again.finish()));
+    }
+    let (mut a, mut b) = (
+        Ledger::new(memory),
+        Ledger::with_digests_in_memory(on_disk, 3),
+    );
+    let (a, b) = (reports(&mut a), reports(&mut b));
+    assert!(a.0.len() > 100_000, "{} bytes of JSON", a.0.len());
+    assert_eq!(a.0, b.0);
+    assert_eq!(a.1, b.1);
+    assert!(a == b);
 }
 
 /// Records kept as the compact JSON report's text (`Keep::JsonText`, a run
@@ -219,8 +298,14 @@ fn without_records_the_figures_are_the_same_and_listing_fails() {
             serde_json::to_string(&(&l.captures, &l.totals, &l.servers, &l.findings)).expect("JSON")
         };
         assert_eq!(figures(&full), figures(&lean), "{}", path.display());
-        assert_eq!(full.digests.len(), lean.digests.len());
-        for (f, l) in full.digests.iter().zip(&lean.digests) {
+        let digests = |l: &Ledger| -> Vec<Digest> {
+            l.digests()
+                .collect::<std::io::Result<_>>()
+                .expect("digests")
+        };
+        let (f, l) = (digests(&full), digests(&lean));
+        assert_eq!(f.len(), l.len());
+        for (f, l) in f.iter().zip(&l) {
             // Only where the record would be differs.
             let mut l = l.clone();
             l.loc = f.loc;

@@ -260,6 +260,146 @@ impl HandshakeCounts {
     }
 }
 
+/// A digest as fixed-size bytes, so that digests too many for memory can
+/// wait in a temporary file (`ledger::runs`).
+impl super::runs::Record for Digest {
+    const SIZE: usize = Loc::SIZE + 106;
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.loc.encode(out);
+        let side = |s: Option<Side>| match s {
+            None => 0u8,
+            Some(Side::Client) => 1,
+            Some(Side::Server) => 2,
+        };
+        let basis = match self.basis {
+            None => 0u8,
+            Some(Basis::Observed) => 1,
+            Some(Basis::Estimated) => 2,
+            Some(Basis::Unknown) => 3,
+        };
+        out.extend_from_slice(&self.capture.to_le_bytes());
+        out.extend_from_slice(&self.server.to_le_bytes());
+        out.extend_from_slice(&self.first_packet.to_le_bytes());
+        for t in [
+            self.start,
+            self.end,
+            self.busy.0,
+            self.busy.1,
+            self.closed_at,
+            self.last_response,
+            self.first_done,
+        ] {
+            out.extend_from_slice(&t.0.to_le_bytes());
+        }
+        out.extend_from_slice(&self.requests.to_le_bytes());
+        out.extend_from_slice(&self.peak_streams.to_le_bytes());
+        out.extend_from_slice(&self.max_streams.to_le_bytes());
+        out.extend_from_slice(&self.bits.to_le_bytes());
+        out.extend_from_slice(&self.client_hellos.to_le_bytes());
+        let h = &self.handshakes;
+        out.extend_from_slice(&[
+            side(self.closed_by),
+            basis,
+            self.protocol,
+            side(self.close_requested_by),
+            h.total,
+            h.completed,
+            h.abandoned,
+            h.failed,
+            h.incomplete,
+            h.resumed,
+            h.full,
+            h.full_offered,
+        ]);
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut b = Fields(bytes);
+        let loc = Loc::decode(&b.take());
+        let side = |n: u8| match n {
+            1 => Some(Side::Client),
+            2 => Some(Side::Server),
+            _ => None,
+        };
+        let capture = u32::from_le_bytes(b.take());
+        let server = u32::from_le_bytes(b.take());
+        let first_packet = u64::from_le_bytes(b.take());
+        let mut ts = || Ts(i64::from_le_bytes(b.take()));
+        let (start, end, busy_start, busy_end) = (ts(), ts(), ts(), ts());
+        let (closed_at, last_response, first_done) = (ts(), ts(), ts());
+        let requests = u64::from_le_bytes(b.take());
+        let peak_streams = u32::from_le_bytes(b.take());
+        let max_streams = u32::from_le_bytes(b.take());
+        let bits = u16::from_le_bytes(b.take());
+        let client_hellos = u32::from_le_bytes(b.take());
+        let [
+            closed_by,
+            basis,
+            protocol,
+            close_requested_by,
+            t,
+            c,
+            a,
+            f,
+            i,
+            r,
+            full,
+            o,
+        ] = b.take();
+        Digest {
+            loc,
+            capture,
+            server,
+            first_packet,
+            start,
+            end,
+            closed_by: side(closed_by),
+            busy: (busy_start, busy_end),
+            closed_at,
+            last_response,
+            first_done,
+            requests,
+            peak_streams,
+            max_streams,
+            bits,
+            basis: match basis {
+                1 => Some(Basis::Observed),
+                2 => Some(Basis::Estimated),
+                3 => Some(Basis::Unknown),
+                _ => None,
+            },
+            protocol,
+            close_requested_by: side(close_requested_by),
+            client_hellos,
+            handshakes: HandshakeCounts {
+                total: t,
+                completed: c,
+                abandoned: a,
+                failed: f,
+                incomplete: i,
+                resumed: r,
+                full,
+                full_offered: o,
+            },
+        }
+    }
+}
+
+/// Fixed-size fields read one after the other (zeros past the end).
+struct Fields<'a>(&'a [u8]);
+
+impl Fields<'_> {
+    fn take<const N: usize>(&mut self) -> [u8; N] {
+        let mut field = [0; N];
+        if let Some(bytes) = self.0.get(..N) {
+            field.copy_from_slice(bytes);
+        }
+        self.0 = self.0.get(N..).unwrap_or_default();
+        field
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// What every finished connection costs in memory until the report is

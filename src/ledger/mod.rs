@@ -2,6 +2,7 @@
 //! No I/O here; `findings` reads it and `report` renders it.
 
 pub mod digest;
+pub mod runs;
 pub mod servers;
 pub mod store;
 
@@ -455,7 +456,8 @@ pub struct Totals {
 
 /// Everything one run learned. The connections, their requests and their
 /// anomalies are read back from the stores when the report is written
-/// (`connections`, `requests`, `anomalies`); `digests` holds what the
+/// (`connections`, `requests`, `anomalies`); the digests, in memory or
+/// waiting in sorted runs in a temporary file (`runs`), hold what the
 /// figures above them need.
 #[derive(Debug)]
 pub struct Ledger {
@@ -464,11 +466,22 @@ pub struct Ledger {
     pub totals: Totals,
     pub servers: Vec<Server>,
     pub findings: Vec<Finding>,
-    /// One per connection, in the report's order: index `i` is
-    /// `connections[i]`.
-    pub digests: Vec<Digest>,
+    /// Each capture's digests in the order its connections began (as
+    /// `captures`): the report lists the connections capture by capture.
+    digests: Vec<store::Digests>,
+    /// Per capture, per server name (`Digest::server` until the ledger is
+    /// built): the server's index in `servers`.
+    server_of: Vec<Vec<u32>>,
+    /// Every digest with its index in the report, by server and then index:
+    /// a server's connections are one range of it (`Server::first`).
+    by_server: servers::ByServer,
     /// The records, one store per capture (as `captures`).
     stores: Vec<store::Store>,
+    /// Why the digests could not be read back, if they could not: the
+    /// figures are then incomplete, and every report fails with it.
+    error: std::sync::OnceLock<String>,
+    /// Why the digests of the servers stayed in memory, if they did.
+    pub warning: Option<String>,
 }
 
 impl Ledger {
@@ -493,44 +506,70 @@ impl Ledger {
         self.findings = findings;
     }
 
-    /// The figures over every connection, for `--fail-if` gates.
+    /// The figures over every connection, for `--fail-if` gates. Its
+    /// `peak_connections` is not reckoned (0): no gate reads it, and over
+    /// several captures it would need every connection sorted by start.
     pub fn overall(&self) -> Server {
-        let ids: Vec<usize> = (0..self.digests.len()).collect();
-        let mut all = servers::aggregate(
-            servers::ServerConns::new(&ids, &self.digests),
-            String::new(),
-            "overall".to_string(),
-            NameSource::Address,
-        );
+        let mut all = servers::Aggregate::default();
+        for d in self.digests() {
+            match d {
+                Ok(d) => all.add(&d),
+                Err(e) => {
+                    self.failed(&e);
+                    break;
+                }
+            }
+        }
+        let mut all = all.server(String::new(), "overall".to_string(), NameSource::Address, 0);
         all.findings = self.findings.len();
         all
     }
 
     /// Server `s`'s connections (none for a server not in `servers`).
     pub fn server_conns(&self, s: usize) -> servers::ServerConns<'_> {
-        let ids = self.servers.get(s).map_or(&[][..], |s| &s.connection_ids);
-        servers::ServerConns::new(ids, &self.digests)
+        let range = self
+            .servers
+            .get(s)
+            .map_or(0..0, |s| s.first..s.first + s.connections);
+        servers::ServerConns::new(&self.by_server, range, &self.error)
+    }
+
+    /// The indices of server `s`'s connections in the report, ascending.
+    pub fn server_ids(&self, s: &Server) -> impl Iterator<Item = io::Result<usize>> + '_ {
+        self.by_server
+            .range(s.first..s.first + s.connections)
+            .map(|r| r.map(|r| r.index as usize))
     }
 
     /// How many connections the report lists.
     pub fn connection_count(&self) -> usize {
-        self.digests.len()
+        self.digests.iter().map(|d| d.len()).sum()
     }
 
-    /// Connection `i` with its requests and anomalies.
-    pub fn connection(&self, i: usize) -> io::Result<Connection> {
-        let d = self
-            .digests
-            .get(i)
-            .ok_or_else(|| io::Error::other(format!("no connection {i}")))?;
-        self.store_of(d)?.reader().read(d.loc, Part::Whole, i)
+    /// How many connections capture `k` (an index into `captures`) had.
+    pub fn connections_of_capture(&self, k: usize) -> usize {
+        self.digests.get(k).map_or(0, |d| d.len())
     }
 
-    fn store_of(&self, d: &Digest) -> io::Result<&store::Store> {
-        usize::try_from(d.capture)
-            .ok()
-            .and_then(|c| self.stores.get(c))
-            .ok_or_else(|| io::Error::other("a connection of no capture"))
+    /// Every connection's digest, in the report's order, with its capture
+    /// and its server (an index into `servers`).
+    pub fn digests(&self) -> impl Iterator<Item = io::Result<Digest>> + '_ {
+        each_digest(&self.digests, Some(&self.server_of))
+    }
+
+    /// Fails with why the digests could not be read back, if they could
+    /// not: every report checks this first.
+    pub fn readable(&self) -> io::Result<()> {
+        match self.error.get() {
+            Some(e) => Err(io::Error::other(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, e: &io::Error) {
+        let _ = self.error.set(format!(
+            "reading back the digests of finished connections: {e}"
+        ));
     }
 
     /// One reader per capture's store, for [`reader_of`].
@@ -541,10 +580,10 @@ impl Ledger {
     /// Reads `part` of every connection's record, in the report's order.
     fn each(&self, part: Part) -> impl Iterator<Item = io::Result<Connection>> + '_ {
         let mut readers = self.readers();
-        self.digests
-            .iter()
-            .enumerate()
-            .map(move |(i, d)| reader_of(&mut readers, d)?.read(d.loc, part, i))
+        self.digests().enumerate().map(move |(i, d)| {
+            let d = d?;
+            reader_of(&mut readers, &d)?.read(d.loc, part, i)
+        })
     }
 
     /// Every connection, without its requests and anomalies, in the
@@ -591,55 +630,73 @@ impl Ledger {
 
     /// Builds the ledger from per-capture results, in the order given.
     pub fn new(parts: Vec<(Capture, Connections)>) -> Ledger {
+        Ledger::with_digests_in_memory(parts, servers::DIGESTS_IN_MEMORY)
+    }
+
+    /// As [`Ledger::new`], the servers' digests going to a temporary file
+    /// `n` at a time rather than [`servers::DIGESTS_IN_MEMORY`] (tests).
+    pub fn with_digests_in_memory(parts: Vec<(Capture, Connections)>, n: usize) -> Ledger {
         let mut captures = Vec::new();
         let mut stores = Vec::new();
-        let mut digests: Vec<Digest> = Vec::new();
+        let mut digests = Vec::new();
         let mut names: Vec<Vec<(String, NameSource)>> = Vec::new();
-        let total: usize = parts.iter().map(|(_, c)| c.len()).sum();
-        for (k, (info, set)) in parts.into_iter().enumerate() {
+        for (info, set) in parts {
             let Connections {
-                digests: mut mine,
+                digests: mine,
                 names: their_names,
                 store,
                 ..
             } = set;
-            let k = u32::try_from(k).unwrap_or(u32::MAX);
-            mine.iter_mut().for_each(|d| d.capture = k);
-            if digests.is_empty() {
-                digests = mine;
-                digests.reserve_exact(total - digests.len());
-            } else {
-                digests.extend(mine);
-            }
             captures.push(info);
             stores.push(store);
+            digests.push(mine);
             names.push(their_names);
         }
+        let error = std::sync::OnceLock::new();
+        let fail = |e: io::Error| {
+            let _ = error.set(format!(
+                "reading back the digests of finished connections: {e}"
+            ));
+        };
         let mut tls_handshakes = HandshakeTotals::default();
         let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
-        for d in &digests {
+        let (mut tcp_handshakes, mut hellos, mut with_keys, mut decrypted, mut carried) =
+            (0, 0, 0, 0, 0);
+        for d in each_digest(&digests, None) {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    fail(e);
+                    break;
+                }
+            };
             tls_handshakes.add(&d.handshakes);
-            // As `servers::aggregate` counts them.
+            // As `servers::Aggregate` counts them.
             match (d.basis, d.requests()) {
                 (Some(Basis::Observed), Some(n)) => observed += n,
                 (Some(Basis::Estimated), Some(n)) => estimated += n,
                 (Some(_), None) => unknown += 1,
                 _ => {}
             }
+            tcp_handshakes += usize::from(d.syn_seen());
+            hellos += u64::from(d.client_hellos);
+            with_keys += usize::from(d.with_keys());
+            decrypted += usize::from(d.decrypted());
+            carried += usize::from(d.carried());
         }
         let totals = Totals {
             captures: captures.len(),
             packets: captures.iter().map(|c| c.packets).sum(),
-            tcp_connections: digests.len(),
-            tcp_handshakes: digests.iter().filter(|d| d.syn_seen()).count(),
-            tls_client_hellos: digests.iter().map(|d| u64::from(d.client_hellos)).sum(),
+            tcp_connections: digests.iter().map(|d| d.len()).sum(),
+            tcp_handshakes,
+            tls_client_hellos: hellos,
             tls_handshakes,
-            connections_with_keys: digests.iter().filter(|d| d.with_keys()).count(),
-            connections_decrypted: digests.iter().filter(|d| d.decrypted()).count(),
+            connections_with_keys: with_keys,
+            connections_decrypted: decrypted,
             requests: observed,
             requests_estimated: estimated,
             connections_unknown_requests: unknown,
-            connections_with_requests: digests.iter().filter(|d| d.carried()).count(),
+            connections_with_requests: carried,
             servers: 0,
             findings: 0,
             limits: captures.iter().fold(Limits::default(), |mut sum, c| {
@@ -647,20 +704,43 @@ impl Ledger {
                 sum
             }),
         };
-        let servers = servers::servers(&mut digests, &captures, names);
+        let grouped = servers::servers(each_digest(&digests, None), &captures, names, n, &error);
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
             totals: Totals {
-                servers: servers.len(),
+                servers: grouped.servers.len(),
                 ..totals
             },
-            servers,
+            servers: grouped.servers,
             findings: Vec::new(),
             digests,
+            server_of: grouped.server_of,
+            by_server: grouped.by_server,
             stores,
+            error,
+            warning: grouped.warning,
         }
     }
+}
+
+/// Every digest of `digests` (one list per capture), in the report's order,
+/// with its capture set and, given `server_of`, its server.
+fn each_digest<'a>(
+    digests: &'a [store::Digests],
+    server_of: Option<&'a [Vec<u32>]>,
+) -> impl Iterator<Item = io::Result<Digest>> + 'a {
+    digests.iter().enumerate().flat_map(move |(k, list)| {
+        let names = server_of.and_then(|s| s.get(k));
+        list.iter().map(move |d| {
+            let mut d = d?;
+            d.capture = u32::try_from(k).unwrap_or(u32::MAX);
+            if let Some(names) = names {
+                d.server = names.get(d.server as usize).copied().unwrap_or(u32::MAX);
+            }
+            Ok(d)
+        })
+    })
 }
 
 /// The JSON document (docs/JSON.md): the connections, requests and
@@ -674,7 +754,7 @@ impl Serialize for Ledger {
         doc.serialize_field("schema_version", &self.schema_version)?;
         doc.serialize_field("captures", &self.captures)?;
         doc.serialize_field("totals", &self.totals)?;
-        doc.serialize_field("servers", &self.servers)?;
+        doc.serialize_field("servers", &self.servers_out())?;
         doc.serialize_field("findings", &self.findings)?;
         doc.serialize_field("connections", &Each(|| self.connections()))?;
         doc.serialize_field("requests", &Each(|| self.requests()))?;
@@ -683,7 +763,40 @@ impl Serialize for Ledger {
     }
 }
 
+/// A server as the JSON document has it: its figures, then its
+/// connections' indices, read from the ledger as they are written.
+#[derive(Serialize)]
+struct ServerOut<'a> {
+    #[serde(flatten)]
+    server: &'a Server,
+    connection_ids: ServerIds<'a>,
+}
+
+struct ServerIds<'a>(&'a Ledger, &'a Server);
+
+impl Serialize for ServerIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        let mut seq = s.serialize_seq(Some(self.1.connections))?;
+        for id in self.0.server_ids(self.1) {
+            seq.serialize_element(&id.map_err(S::Error::custom)?)?;
+        }
+        seq.end()
+    }
+}
+
 impl Ledger {
+    /// The servers as the JSON document has them.
+    fn servers_out(&self) -> Vec<ServerOut<'_>> {
+        self.servers
+            .iter()
+            .map(|server| ServerOut {
+                server,
+                connection_ids: ServerIds(self, server),
+            })
+            .collect()
+    }
+
     /// Whether the records were kept as the compact JSON report's text,
     /// which nothing but [`Ledger::write_compact_json`] reads.
     pub fn records_as_json_text(&self) -> bool {
@@ -706,11 +819,12 @@ impl Ledger {
         field(out, "schema_version", &self.schema_version)?;
         field(out, "captures", &self.captures)?;
         field(out, "totals", &self.totals)?;
-        field(out, "servers", &self.servers)?;
+        field(out, "servers", &self.servers_out())?;
         field(out, "findings", &self.findings)?;
         let mut readers = self.readers();
         out.write_all(b"\"connections\":[")?;
-        for (i, d) in self.digests.iter().enumerate() {
+        for (i, d) in self.digests().enumerate() {
+            let d = &d?;
             if i > 0 {
                 out.write_all(b",")?;
             }
@@ -729,7 +843,8 @@ impl Ledger {
                 let was = std::mem::replace(&mut first, false);
                 if was { Ok(()) } else { out.write_all(b",") }
             };
-            for (i, d) in self.digests.iter().enumerate() {
+            for (i, d) in self.digests().enumerate() {
+                let d = &d?;
                 let r = reader_of(&mut readers, d)?;
                 match r.encoding() {
                     store::Encoding::Json => {
@@ -916,8 +1031,11 @@ pub struct Server {
     pub peak_connections: usize,
     /// Findings about this server.
     pub findings: usize,
-    /// Indices into `connections[]`.
-    pub connection_ids: Vec<usize>,
+    /// Where its connections begin in the ledger's list of digests by
+    /// server (`Ledger::server_ids` reads their indices into
+    /// `connections[]`, which the JSON writes after the figures).
+    #[serde(skip)]
+    pub first: usize,
 }
 
 /// The kinds of waste connreuse diagnoses.
@@ -966,11 +1084,11 @@ mod tests {
         let mut ledger = Ledger::new(Vec::new());
         let n = 50_000;
         for i in 0..=n {
-            ledger.servers.push(servers::aggregate(
-                servers::ServerConns::new(&[], &[]),
+            ledger.servers.push(servers::Aggregate::default().server(
                 "a.pcap".to_string(),
                 format!("10.0.{}.{}:443", i / 256, i % 256),
                 NameSource::Address,
+                0,
             ));
         }
         let findings: Vec<Finding> = (0..2 * n)

@@ -1,10 +1,14 @@
 //! Per-server figures, aggregated from the connections: the answer to "how
 //! many handshakes served how many requests" for each server.
 
+use super::runs::{Runs, Sorted};
 use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server};
 use crate::Ts;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::io;
+use std::ops::Range;
+use std::sync::OnceLock;
 
 /// The name a connection's server goes by: SNI, else the first request's
 /// Host or `:authority`, else its address.
@@ -94,26 +98,72 @@ impl Peak {
     }
 }
 
+/// Digests kept in memory while grouping them by server before a sorted
+/// run of them goes to a temporary file (`ledger::runs`): 8 MiB.
+pub const DIGESTS_IN_MEMORY: usize = 1 << 16;
+
+/// A digest with its index in the report's `connections[]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Indexed {
+    pub index: u64,
+    pub digest: Digest,
+}
+
+impl super::runs::Record for Indexed {
+    const SIZE: usize = 8 + Digest::SIZE;
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.index.to_le_bytes());
+        self.digest.encode(out);
+    }
+
+    fn decode(bytes: &[u8]) -> Self {
+        let mut index = [0; 8];
+        if let Some(b) = bytes.get(..8) {
+            index.copy_from_slice(b);
+        }
+        Indexed {
+            index: u64::from_le_bytes(index),
+            digest: Digest::decode(bytes.get(8..).unwrap_or_default()),
+        }
+    }
+}
+
+/// Every digest by server, then by index.
+pub type ByServer = Sorted<Indexed, (u32, u64)>;
+
+fn by_server(r: &Indexed) -> (u32, u64) {
+    (r.digest.server, r.index)
+}
+
 /// One server's connections with their indices in the report, to be read
 /// as often as its figures and findings need: in the report's order, or
-/// in the order they began.
-#[derive(Clone, Copy)]
+/// in the order they began. A digest that cannot be read back ends the
+/// reading and is recorded in `error`.
+#[derive(Clone)]
 pub struct ServerConns<'a> {
-    ids: &'a [usize],
-    all: &'a [Digest],
+    all: &'a ByServer,
+    range: Range<usize>,
+    error: &'a OnceLock<String>,
 }
 
 impl<'a> ServerConns<'a> {
-    /// The connections `ids` (indices into `all`, ascending).
-    pub fn new(ids: &'a [usize], all: &'a [Digest]) -> Self {
-        ServerConns { ids, all }
+    /// The connections in `range` of `all`.
+    pub fn new(all: &'a ByServer, range: Range<usize>, error: &'a OnceLock<String>) -> Self {
+        ServerConns { all, range, error }
     }
 
     /// Each connection with its index, in the report's order.
     pub fn each(&self, mut f: impl FnMut(usize, &Digest)) {
-        for &i in self.ids {
-            if let Some(d) = self.all.get(i) {
-                f(i, d);
+        for r in self.all.range(self.range.clone()) {
+            match r {
+                Ok(r) => f(r.index as usize, &r.digest),
+                Err(e) => {
+                    let _ = self.error.set(format!(
+                        "reading back the digests of finished connections: {e}"
+                    ));
+                    return;
+                }
             }
         }
     }
@@ -141,92 +191,150 @@ impl<'a> ServerConns<'a> {
     }
 }
 
-/// Aggregates a server's connections into its figures.
-pub fn aggregate(
-    conns: ServerConns<'_>,
-    capture: String,
-    server: String,
-    name_source: NameSource,
-) -> Server {
-    let mut tls_handshakes = HandshakeTotals::default();
-    let mut protocols: Vec<&'static str> = Vec::new();
-    let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
-    let (mut connections, mut tcp_handshakes, mut with_requests, mut unused) = (0, 0, 0, 0);
-    let mut ids = Vec::new();
-    conns.each(|i, c| {
-        ids.push(i);
-        connections += 1;
-        tls_handshakes.add(&c.handshakes);
+/// A server's figures, added up one connection at a time.
+#[derive(Debug, Default)]
+pub struct Aggregate {
+    tls_handshakes: HandshakeTotals,
+    protocols: Vec<&'static str>,
+    observed: u64,
+    estimated: u64,
+    unknown: usize,
+    connections: usize,
+    tcp_handshakes: usize,
+    with_requests: usize,
+    unused: usize,
+}
+
+impl Aggregate {
+    /// The next connection, in the report's order.
+    pub fn add(&mut self, c: &Digest) {
+        self.connections += 1;
+        self.tls_handshakes.add(&c.handshakes);
         if let Some(p) = c.protocol()
-            && !protocols.contains(&p)
+            && !self.protocols.contains(&p)
         {
-            protocols.push(p);
+            self.protocols.push(p);
         }
         // Connections without HTTP (other protocols, no payload) carry no
         // requests: they make no count unknown.
         match (c.basis, c.requests()) {
-            (Some(Basis::Observed), Some(n)) => observed += n,
-            (Some(Basis::Estimated), Some(n)) => estimated += n,
-            (Some(_), None) => unknown += 1,
+            (Some(Basis::Observed), Some(n)) => self.observed += n,
+            (Some(Basis::Estimated), Some(n)) => self.estimated += n,
+            (Some(_), None) => self.unknown += 1,
             _ => {}
         }
-        tcp_handshakes += usize::from(c.syn_seen());
-        with_requests += usize::from(c.carried());
-        unused += usize::from(c.unused());
-    });
-    let mut peak = Peak::default();
-    conns.each_by_start(|_, c| peak.add(c.start, c.end));
-    let requests = (unknown == 0).then_some(observed + estimated);
-    let requests_basis = match (unknown, estimated) {
-        (u, _) if u > 0 => Basis::Unknown,
-        (_, e) if e > 0 => Basis::Estimated,
-        _ => Basis::Observed,
-    };
-    let handshakes = if tls_handshakes.total > 0 {
-        tls_handshakes.total
-    } else {
-        tcp_handshakes
-    };
-    let requests_per_handshake = match (requests, handshakes) {
-        (Some(r), h) if h > 0 => Some(r as f64 / h as f64),
-        _ => None,
-    };
-    Server {
-        capture,
-        server,
-        name_source,
-        connections,
-        tcp_handshakes,
-        tls_handshakes,
-        protocols,
-        requests,
-        requests_observed: observed,
-        requests_estimated: estimated,
-        connections_unknown_requests: unknown,
-        requests_basis,
-        requests_per_handshake,
-        connections_with_requests: with_requests,
-        unused_connections: unused,
-        peak_connections: peak.peak(),
-        findings: 0,
-        connection_ids: ids,
+        self.tcp_handshakes += usize::from(c.syn_seen());
+        self.with_requests += usize::from(c.carried());
+        self.unused += usize::from(c.unused());
+    }
+
+    /// The figures, with the most connections open at once.
+    pub fn server(
+        self,
+        capture: String,
+        server: String,
+        name_source: NameSource,
+        peak_connections: usize,
+    ) -> Server {
+        let (observed, estimated, unknown) = (self.observed, self.estimated, self.unknown);
+        let requests = (unknown == 0).then_some(observed + estimated);
+        let requests_basis = match (unknown, estimated) {
+            (u, _) if u > 0 => Basis::Unknown,
+            (_, e) if e > 0 => Basis::Estimated,
+            _ => Basis::Observed,
+        };
+        let handshakes = if self.tls_handshakes.total > 0 {
+            self.tls_handshakes.total
+        } else {
+            self.tcp_handshakes
+        };
+        let requests_per_handshake = match (requests, handshakes) {
+            (Some(r), h) if h > 0 => Some(r as f64 / h as f64),
+            _ => None,
+        };
+        Server {
+            capture,
+            server,
+            name_source,
+            connections: self.connections,
+            tcp_handshakes: self.tcp_handshakes,
+            tls_handshakes: self.tls_handshakes,
+            protocols: self.protocols,
+            requests,
+            requests_observed: observed,
+            requests_estimated: estimated,
+            connections_unknown_requests: unknown,
+            requests_basis,
+            requests_per_handshake,
+            connections_with_requests: self.with_requests,
+            unused_connections: self.unused,
+            peak_connections,
+            findings: 0,
+            first: 0,
+        }
     }
 }
 
+/// Aggregates a server's connections into its figures.
+pub fn aggregate(
+    conns: &ServerConns<'_>,
+    capture: String,
+    server: String,
+    name_source: NameSource,
+) -> Server {
+    let mut figures = Aggregate::default();
+    conns.each(|_, c| figures.add(c));
+    let mut peak = Peak::default();
+    conns.each_by_start(|_, c| peak.add(c.start, c.end));
+    let mut s = figures.server(capture, server, name_source, peak.peak());
+    s.first = conns.range.start;
+    s
+}
+
+/// The servers of every capture, and where each connection's is.
+pub struct Grouped {
+    /// In the order their first connection began.
+    pub servers: Vec<Server>,
+    /// Per capture, per server name: the server's index.
+    pub server_of: Vec<Vec<u32>>,
+    pub by_server: ByServer,
+    /// Why digests stayed in memory, if they did.
+    pub warning: Option<String>,
+}
+
 /// Every server of every capture, in the order their first connection
-/// began; `names[k]` are capture `k`'s server names, which the digests
-/// refer to until this points them at the servers instead. Captures of
-/// the same file name share their servers.
+/// began, from `digests` in the report's order; `names[k]` are capture
+/// `k`'s server names, which the digests refer to. Captures of the same
+/// file name share their servers. Digests go to a temporary file `batch`
+/// at a time; a digest that cannot be read back ends the reading and is
+/// recorded in `error`.
 pub fn servers(
-    all: &mut [Digest],
+    digests: impl Iterator<Item = io::Result<Digest>>,
     captures: &[Capture],
     names: Vec<Vec<(String, NameSource)>>,
-) -> Vec<Server> {
+    batch: usize,
+    error: &OnceLock<String>,
+) -> Grouped {
+    let fail = |e: io::Error| {
+        let _ = error.set(format!(
+            "reading back the digests of finished connections: {e}"
+        ));
+    };
     // Per capture, per name: the server's index, once it has one.
     let mut index: Vec<Vec<Option<u32>>> = names.iter().map(|n| vec![None; n.len()]).collect();
     let mut by_name: HashMap<(&str, &str), u32> = HashMap::new();
-    let mut groups: Vec<(usize, usize, Vec<usize>)> = Vec::new();
-    for (i, d) in all.iter_mut().enumerate() {
+    // Per server: the capture and name it was first seen with, and how
+    // many connections it has.
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+    let mut runs = Runs::new(by_server, batch);
+    for (i, d) in digests.enumerate() {
+        let mut d = match d {
+            Ok(d) => d,
+            Err(e) => {
+                fail(e);
+                break;
+            }
+        };
         let (k, n) = (d.capture as usize, d.server as usize);
         let (Some(slot), Some(file), Some((name, _))) = (
             index.get_mut(k).and_then(|v| v.get_mut(n)),
@@ -237,28 +345,55 @@ pub fn servers(
         };
         let s = *slot.get_or_insert_with(|| {
             *by_name.entry((file, name.as_str())).or_insert_with(|| {
-                groups.push((k, n, Vec::new()));
+                groups.push((k, n, 0));
                 u32::try_from(groups.len() - 1).unwrap_or(u32::MAX)
             })
         });
-        if let Some((_, _, ids)) = groups.get_mut(s as usize) {
-            ids.push(i);
+        if let Some((_, _, count)) = groups.get_mut(s as usize) {
+            *count += 1;
         }
         d.server = s;
+        runs.push(Indexed {
+            index: i as u64,
+            digest: d,
+        });
     }
     drop(by_name);
-    groups
+    let by_server = match runs.finish().merged() {
+        Ok(sorted) => sorted,
+        Err(e) => {
+            fail(e);
+            Sorted::from_vec(by_server, Vec::new())
+        }
+    };
+    let server_of = index
         .into_iter()
-        .map(|(k, n, ids)| {
+        .map(|v| v.into_iter().map(|s| s.unwrap_or(u32::MAX)).collect())
+        .collect();
+    let mut first = 0;
+    let servers = groups
+        .into_iter()
+        .map(|(k, n, count)| {
             let (name, source) = names
                 .get(k)
                 .and_then(|v| v.get(n))
                 .cloned()
                 .unwrap_or((String::new(), NameSource::Address));
             let capture = captures.get(k).map(|c| c.file.clone()).unwrap_or_default();
-            aggregate(ServerConns::new(&ids, all), capture, name, source)
+            let conns = ServerConns::new(&by_server, first..first + count, error);
+            first += count;
+            aggregate(&conns, capture, name, source)
         })
-        .collect()
+        .collect();
+    Grouped {
+        servers,
+        server_of,
+        warning: by_server
+            .warning
+            .as_ref()
+            .map(|w| format!("{w}: the digests of finished connections stay in memory")),
+        by_server,
+    }
 }
 
 impl crate::gate::Figures for Server {

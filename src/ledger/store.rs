@@ -18,6 +18,7 @@
 //! copies them, with no decoding and no second serialization.
 
 use super::digest::Digest;
+use super::runs::{Runs, Sorted};
 use super::servers::name_of;
 use super::{Connection, HandshakeBrief, Http, NameSource, RequestSpan};
 use crate::app::Protocol;
@@ -32,6 +33,19 @@ use std::sync::Arc;
 /// it they go to a temporary file (in `TMPDIR`, unnamed, gone with the
 /// process).
 pub const SPILL_AT: usize = 16 << 20;
+
+/// Digests kept in memory per capture before a sorted run of them goes to
+/// a temporary file (`ledger::runs`): 8 MiB.
+pub const DIGESTS_IN_MEMORY: usize = 1 << 16;
+
+/// The digests of a capture, in the order the connections began.
+pub type Digests = Sorted<Digest, u64>;
+
+/// The order of the report's connections: by first packet (no two
+/// connections share one).
+pub fn by_first_packet(d: &Digest) -> u64 {
+    d.first_packet
+}
 
 /// Bytes written to the file at once.
 const WRITE_BUFFER: usize = 1 << 20;
@@ -69,6 +83,31 @@ impl Loc {
 
     fn end(&self) -> u64 {
         self.offset() + u64::from(self.head) + u64::from(self.requests) + u64::from(self.anomalies)
+    }
+
+    /// Its [`Loc::SIZE`] bytes, for a digest set aside.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let [low, high] = self.offset;
+        for n in [low, high, self.head, self.requests, self.anomalies] {
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+
+    pub const SIZE: usize = 20;
+
+    /// Reads one from `bytes` as [`Loc::encode`] wrote it.
+    pub fn decode(bytes: &[u8; Self::SIZE]) -> Loc {
+        let n = |i: usize| {
+            let mut b = [0; 4];
+            b.copy_from_slice(bytes.get(i * 4..i * 4 + 4).unwrap_or(&[0; 4]));
+            u32::from_le_bytes(b)
+        };
+        Loc {
+            offset: [n(0), n(1)],
+            head: n(2),
+            requests: n(3),
+            anomalies: n(4),
+        }
     }
 }
 
@@ -139,7 +178,7 @@ pub struct Builder {
     /// Bytes of records kept in memory before they go to a file.
     spill_at: usize,
     capture: Arc<str>,
-    digests: Vec<Digest>,
+    digests: Runs<Digest, u64>,
     names: Vec<(String, NameSource)>,
     name_ids: HashMap<String, u32, foldhash::fast::RandomState>,
 }
@@ -159,7 +198,7 @@ impl Builder {
             error: None,
             no_spill: None,
             capture,
-            digests: Vec::new(),
+            digests: Runs::new(by_first_packet, DIGESTS_IN_MEMORY),
             names: Vec::new(),
             name_ids: HashMap::default(),
         }
@@ -175,6 +214,13 @@ impl Builder {
     /// [`SPILL_AT`] (0: from the first).
     pub fn spill_at(mut self, bytes: usize) -> Self {
         self.spill_at = bytes;
+        self
+    }
+
+    /// Digests go to a temporary file `n` at a time rather than
+    /// [`DIGESTS_IN_MEMORY`].
+    pub fn digests_in_memory(mut self, n: usize) -> Self {
+        self.digests = Runs::new(by_first_packet, n);
         self
     }
 
@@ -197,11 +243,6 @@ impl Builder {
         } else {
             Loc::default()
         };
-        // Grown by an eighth, not doubled: the digests are most of what
-        // grows with a capture's length.
-        if self.digests.len() == self.digests.capacity() {
-            self.digests.reserve_exact(self.digests.len() / 8 + 64);
-        }
         self.digests.push(Digest::of(&c, loc, server));
     }
 
@@ -269,7 +310,7 @@ impl Builder {
             encoding,
             no_spill,
             capture,
-            mut digests,
+            digests,
             names,
             ..
         } = self;
@@ -288,9 +329,14 @@ impl Builder {
         }
         // Connections finish in the order they end; the report lists them
         // in the order they began.
-        // Unstable: no two connections share a first packet, and a stable
-        // sort would take half as much memory again.
-        digests.sort_unstable_by_key(|d| d.first_packet);
+        let digests = digests.finish();
+        let warning = match (no_spill, &digests.warning) {
+            (Some(w), _) => Some(w),
+            (None, Some(w)) => Some(format!(
+                "{w}: the digests of finished connections stay in memory"
+            )),
+            (None, None) => None,
+        };
         Connections {
             digests,
             names,
@@ -300,16 +346,16 @@ impl Builder {
                 error,
                 encoding,
             },
-            warning: no_spill,
+            warning,
         }
     }
 }
 
-/// A capture's finished connections: digests in memory, records in the
-/// store.
+/// A capture's finished connections: digests in memory or sorted runs,
+/// records in the store.
 pub struct Connections {
     /// In the order the connections began.
-    pub digests: Vec<Digest>,
+    pub digests: Digests,
     /// The servers' names the digests refer to.
     pub names: Vec<(String, NameSource)>,
     pub store: Store,
@@ -347,7 +393,7 @@ impl Connections {
         self.digests
             .iter()
             .enumerate()
-            .map(|(i, d)| reader.read(d.loc, Part::Whole, i))
+            .map(|(i, d)| reader.read(d?.loc, Part::Whole, i))
             .collect()
     }
 
@@ -533,7 +579,7 @@ impl Reader<'_> {
 }
 
 /// Reads as much of `buf` as the file has from `offset`.
-fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+pub(super) fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         let n = read_some_at(

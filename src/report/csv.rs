@@ -16,7 +16,7 @@
     clippy::panic
 )]
 
-use crate::ledger::{Connection, Finding, Ledger, Request, Server};
+use crate::ledger::{Connection, Digest, Finding, Ledger, Request, Server};
 use crate::tls::TicketOffer;
 use serde::Serialize;
 use std::fmt::Display;
@@ -42,16 +42,16 @@ type Render<'a> = dyn Fn(&mut dyn Write) -> io::Result<()> + 'a;
 /// nothing is written then. Each file goes to a temporary file in `dir`
 /// first; all are renamed into place only once all are complete.
 pub fn write_csv(ledger: &Ledger, dir: &Path, inputs: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    ledger.readable()?;
     fs::create_dir_all(dir)?;
     let targets: Vec<PathBuf> = FILES.iter().map(|f| dir.join(f)).collect();
     for t in &targets {
         refuse_input(t, inputs)?;
     }
-    let server_of = server_of_connection(ledger);
     let writers: [&Render; 5] = [
         &|w| write_servers(ledger, w),
-        &|w| write_connections(ledger, &server_of, w),
-        &|w| write_requests(ledger, &server_of, w),
+        &|w| write_connections(ledger, w),
+        &|w| write_requests(ledger, w),
         &|w| write_findings(ledger, w),
         &|w| write_captures(ledger, w),
     ];
@@ -184,25 +184,11 @@ impl Drop for Temp {
     }
 }
 
-/// For each connection, the index of its server in `ledger.servers`.
-fn server_of_connection(ledger: &Ledger) -> Vec<Option<usize>> {
-    let mut of = vec![None; ledger.connection_count()];
-    for (s, server) in ledger.servers.iter().enumerate() {
-        for &c in &server.connection_ids {
-            if let Some(slot) = of.get_mut(c) {
-                *slot = Some(s);
-            }
-        }
-    }
-    of
-}
-
-fn server_name<'a>(ledger: &'a Ledger, server_of: &[Option<usize>], conn: usize) -> &'a str {
-    server_of
-        .get(conn)
-        .copied()
-        .flatten()
-        .and_then(|s| ledger.servers.get(s))
+/// The name of the server of the connection `d` is the digest of.
+fn server_name<'a>(ledger: &'a Ledger, d: &Digest) -> &'a str {
+    ledger
+        .servers
+        .get(d.server as usize)
         .map_or("", |s| s.server.as_str())
 }
 
@@ -478,14 +464,10 @@ const TLS_CELLS: usize = 28;
 /// Cells from `http_protocol` to `http_unreadable_requests`.
 const HTTP_CELLS: usize = 14;
 
-fn write_connections(
-    ledger: &Ledger,
-    server_of: &[Option<usize>],
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_connections(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
     let mut r = Rows::new(out, CONNECTION_COLUMNS)?;
-    for (id, c) in ledger.connections().enumerate() {
-        connection_row(&mut r, id, &c?, server_name(ledger, server_of, id))?;
+    for (id, (c, d)) in ledger.connections().zip(ledger.digests()).enumerate() {
+        connection_row(&mut r, id, &c?, server_name(ledger, &d?))?;
     }
     r.finish()
 }
@@ -607,15 +589,24 @@ pub const REQUEST_COLUMNS: &[&str] = &[
     "response_bytes",
 ];
 
-fn write_requests(
-    ledger: &Ledger,
-    server_of: &[Option<usize>],
-    out: &mut dyn Write,
-) -> io::Result<()> {
+fn write_requests(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
     let mut r = Rows::new(out, REQUEST_COLUMNS)?;
+    // Requests come by connection: the digests are read alongside.
+    let mut digests = ledger.digests().enumerate();
+    let mut current: Option<(usize, Digest)> = None;
     for q in ledger.requests() {
         let q = q?;
-        request_row(&mut r, &q, server_name(ledger, server_of, q.connection))?;
+        while current.as_ref().is_none_or(|(i, _)| *i < q.connection) {
+            match digests.next() {
+                Some((i, d)) => current = Some((i, d?)),
+                None => break,
+            }
+        }
+        let server = match &current {
+            Some((i, d)) if *i == q.connection => server_name(ledger, d),
+            _ => "",
+        };
+        request_row(&mut r, &q, server)?;
     }
     r.finish()
 }

@@ -13,7 +13,9 @@ use super::csv::write_atomically;
 use crate::Ts;
 use crate::ledger::HandshakeBrief;
 use crate::ledger::servers::{carried_requests, requests_of, unused};
-use crate::ledger::{Basis, Close, Connection, Finding, FindingKind, Ledger, Request, Server};
+use crate::ledger::{
+    Basis, Close, Connection, Digest, Finding, FindingKind, Ledger, Request, Server,
+};
 use crate::tls::Outcome;
 use std::collections::BTreeMap;
 use std::fmt::{self, Display};
@@ -33,6 +35,7 @@ const MAX_ANOMALY_KINDS: usize = 100;
 
 /// Writes the page to `out`.
 pub fn write_html(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
+    ledger.readable()?;
     let mut w = BufWriter::new(out);
     page(ledger, &mut w)?;
     w.flush()
@@ -275,10 +278,8 @@ fn summary(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
          <th>first packet</th><th>duration</th><th>connections</th><th>not read</th></tr>"
     )?;
     let mut per_capture: BTreeMap<&str, usize> = BTreeMap::new();
-    for d in &l.digests {
-        if let Some(c) = l.captures.get(d.capture as usize) {
-            *per_capture.entry(c.file.as_str()).or_default() += 1;
-        }
+    for (k, c) in l.captures.iter().enumerate() {
+        *per_capture.entry(c.file.as_str()).or_default() += l.connections_of_capture(k);
     }
     for c in &l.captures {
         let conns = per_capture.get(c.file.as_str()).copied().unwrap_or(0);
@@ -619,6 +620,7 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
     }
     // The drawn connections with their requests (by start).
     let drawn: Vec<Connection> = l.records().take(MAX_BARS).collect::<io::Result<_>>()?;
+    let digests: Vec<Digest> = l.digests().take(MAX_BARS).collect::<io::Result<_>>()?;
     let mut budget = Budget {
         ticks: MAX_TICKS,
         ticks_left_out: false,
@@ -636,7 +638,7 @@ fn timelines(l: &Ledger, w: &mut dyn Write) -> io::Result<()> {
     }
     let several = files.len() > 1;
     for file in files {
-        timeline(l, file, several, &drawn, &mut budget, w)?;
+        timeline(l, file, several, (&drawn, &digests), &mut budget, w)?;
     }
     if budget.ticks_left_out {
         writeln!(
@@ -651,24 +653,21 @@ fn timeline(
     l: &Ledger,
     file: &str,
     several: bool,
-    drawn: &[Connection],
+    (drawn, digests): (&[Connection], &[Digest]),
     budget: &mut Budget,
     w: &mut dyn Write,
 ) -> io::Result<()> {
-    let groups: Vec<(&Server, Vec<usize>)> = l
-        .servers
-        .iter()
-        .filter(|s| s.capture == file)
-        .map(|s| {
-            let ids: Vec<usize> = s
-                .connection_ids
-                .iter()
-                .copied()
-                .filter(|&i| i < drawn.len())
-                .collect();
-            (s, ids)
+    // The drawn connections by server, in the servers' order.
+    let mut by_server: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, d) in digests.iter().enumerate().take(drawn.len()) {
+        by_server.entry(d.server as usize).or_default().push(i);
+    }
+    let groups: Vec<(&Server, Vec<usize>)> = by_server
+        .into_iter()
+        .filter_map(|(s, ids)| {
+            let server = l.servers.get(s).filter(|s| s.capture == file)?;
+            Some((server, ids))
         })
-        .filter(|(_, ids)| !ids.is_empty())
         .collect();
     if groups.is_empty() {
         return Ok(());
@@ -747,7 +746,7 @@ fn timeline(
     for (s, ids) in &groups {
         let used = ids
             .iter()
-            .filter_map(|&i| l.digests.get(i))
+            .filter_map(|&i| digests.get(i))
             .filter(|d| d.carried())
             .count();
         writeln!(

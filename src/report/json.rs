@@ -7,6 +7,7 @@ use std::io::{self, Write};
 /// (the only form that can copy records kept as JSON text: a ledger whose
 /// records were kept so is written compact, `pretty` or not).
 pub fn render(ledger: &Ledger, out: &mut dyn Write, pretty: bool) -> io::Result<()> {
+    ledger.readable()?;
     // serde_json writes in pieces of a few bytes: a buffer of a known type
     // takes them without a dynamic call each.
     let mut out = io::BufWriter::with_capacity(1 << 16, out);

@@ -51,6 +51,7 @@ fn handshakes_cell(s: &Server) -> String {
 }
 
 pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<()> {
+    ledger.readable()?;
     for (n, capture) in ledger.captures.iter().enumerate() {
         if n > 0 {
             writeln!(out)?;
@@ -61,7 +62,11 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
                 .get(d.capture as usize)
                 .is_some_and(|c| c.file == capture.file)
         };
-        let count = ledger.digests.iter().filter(|d| mine(d)).count();
+        // Captures of the same file name share their servers and list.
+        let count: usize = (ledger.captures.iter().enumerate())
+            .filter(|(_, c)| c.file == capture.file)
+            .map(|(k, _)| ledger.connections_of_capture(k))
+            .sum();
         let span = match (capture.first_ts, capture.last_ts) {
             (Some(a), Some(b)) => format!(", {:.3} s from {a}", b.secs_since(a)),
             _ => String::new(),
@@ -173,10 +178,13 @@ pub fn render(ledger: &Ledger, out: &mut dyn Write, style: Style) -> io::Result<
             writeln!(out)?;
             let conns = ledger
                 .connections()
-                .zip(&ledger.digests)
+                .zip(ledger.digests())
                 .enumerate()
-                .filter(|(_, (_, d))| mine(d))
-                .map(|(i, (c, _))| c.map(|c| (i, c)));
+                .filter(|(_, (_, d))| d.as_ref().map_or(true, mine))
+                .map(|(i, (c, d))| {
+                    d?;
+                    c.map(|c| (i, c))
+                });
             connections_table(conns, out)?;
         }
     }
