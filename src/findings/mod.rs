@@ -14,6 +14,7 @@ use crate::ledger::servers::ServerConns;
 use crate::ledger::{Connection, Digest, Finding, FindingKind, Ledger, Server};
 use crate::{Side, Ts};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 /// Connections opened within this long of each other form one burst of dials.
 pub const DIAL_WINDOW: Ts = Ts(1_000_000_000);
@@ -35,8 +36,10 @@ pub fn diagnose(ledger: &Ledger) -> Vec<Finding> {
 }
 
 /// One server's findings, in kind order. Each rule reads the connections
-/// once, in the order they began, holding what it needs of them as they
-/// pass: counts, and the indices a finding lists.
+/// once, in the order they began, holding counts and what it compares
+/// connections with; one more pass lists the connections of the findings
+/// made ([`fill`]), so that nothing is held for connections no finding
+/// lists.
 fn scan(server: &Server, conns: ServerConns<'_>) -> Vec<Finding> {
     // When the first TLS handshake to complete did, over every connection:
     // a full handshake begun after it could have resumed.
@@ -47,29 +50,109 @@ fn scan(server: &Server, conns: ServerConns<'_>) -> Vec<Finding> {
         }
     });
     let mut dials = Dials::default();
-    let mut dial_findings = Vec::new();
+    let mut found: Vec<(Finding, Pick)> = Vec::new();
     let mut singles = Singles::default();
     let mut h1 = Http1::new(server);
     let mut full = Resumable::new(first_done);
     let mut h2 = H2Bursts::default();
-    conns.each_by_start(|i, c| {
-        if let Some(group) = dials.add(i, c) {
-            dial_findings.extend(concurrent_dials(server, &group));
+    let mut pos = 0;
+    conns.each_by_start(|_, c| {
+        if let Some(group) = dials.add(pos, c) {
+            found.extend(concurrent_dials(server, &group));
         }
-        singles.add(i, c);
-        h1.add(i, c);
-        full.add(i, c);
-        h2.add(i, c);
+        singles.add(c);
+        h1.add(c);
+        full.add(c);
+        h2.add(pos, c);
+        pos += 1;
     });
     if let Some(group) = dials.close() {
-        dial_findings.extend(concurrent_dials(server, &group));
+        found.extend(concurrent_dials(server, &group));
     }
-    let mut out = dial_findings;
-    out.extend(no_reuse(server, singles));
-    out.extend(http1_despite_h2(server, h1));
-    out.extend(repeated_full_handshakes(server, full));
-    out.extend(parallel_h2(server, h2.best()));
-    out
+    found.extend(no_reuse(server, singles));
+    found.extend(http1_despite_h2(server, h1));
+    found.extend(repeated_full_handshakes(server, full));
+    found.extend(parallel_h2(server, h2.best()));
+    fill(&conns, &mut found);
+    found.into_iter().map(|(f, _)| f).collect()
+}
+
+/// Which of a server's connections a finding lists.
+#[derive(Clone, Debug)]
+enum Pick {
+    /// Those at these places in the order the connections began (a burst
+    /// of dials).
+    Places(Range<usize>),
+    /// Those that carried one request.
+    Singles,
+    /// HTTP/1.x over TLS, whose client offered h2 (or did not).
+    Http1 { offered_h2: bool },
+    /// Full handshakes begun after the first handshake completed, then.
+    Late(Ts),
+    /// HTTP/2 connections that carried requests, at these places.
+    H2(Range<usize>),
+}
+
+impl Pick {
+    /// Whether it lists the connections in the report's order rather than
+    /// the order they began.
+    fn by_index(&self) -> bool {
+        matches!(self, Pick::Http1 { .. })
+    }
+
+    /// Whether it lists `c`, at `place` in the order they began.
+    fn takes(&self, place: usize, c: &Digest) -> bool {
+        match self {
+            Pick::Places(r) => r.contains(&place),
+            Pick::Singles => c.requests() == Some(1),
+            Pick::Http1 { offered_h2 } => is_h1_over_tls(c) && c.offered_h2() == *offered_h2,
+            Pick::Late(first_done) => c.handshakes.total > 0 && late(c, *first_done),
+            Pick::H2(r) => r.contains(&place) && c.is_h2() && c.carried(),
+        }
+    }
+}
+
+/// Lists each finding's connections, in one pass over the server's
+/// connections in the report's order for the findings that list them so,
+/// and one in the order they began for the others.
+fn fill(conns: &ServerConns<'_>, found: &mut [(Finding, Pick)]) {
+    for by_index in [true, false] {
+        if !found.iter().any(|(_, p)| p.by_index() == by_index) {
+            continue;
+        }
+        // Bursts of dials are many at most, in order and apart: the next
+        // one to fill is followed with a cursor rather than each asked.
+        let (bursts, others): (Vec<_>, Vec<_>) = found
+            .iter_mut()
+            .filter(|(_, p)| p.by_index() == by_index)
+            .partition(|(_, p)| matches!(p, Pick::Places(_)));
+        let (mut bursts, mut others) = (bursts.into_iter().peekable(), others);
+        let mut place = 0;
+        let mut take = |i: usize, c: &Digest| {
+            while bursts
+                .peek()
+                .is_some_and(|(_, p)| matches!(p, Pick::Places(r) if r.end <= place))
+            {
+                bursts.next();
+            }
+            if let Some((f, p)) = bursts.peek_mut()
+                && p.takes(place, c)
+            {
+                f.connections.push(i);
+            }
+            for (f, p) in others.iter_mut() {
+                if p.takes(place, c) {
+                    f.connections.push(i);
+                }
+            }
+            place += 1;
+        };
+        if by_index {
+            conns.each(&mut take);
+        } else {
+            conns.each_by_start(&mut take);
+        }
+    }
 }
 
 fn finding(kind: FindingKind, server: &Server, message: String, cause: &str, fix: &str) -> Finding {
@@ -130,7 +213,9 @@ fn joins(last: Option<Ts>, start: Ts) -> bool {
 /// [`DIAL_WINDOW`] of the previous one, in brief.
 #[derive(Debug, Default)]
 struct Dials {
-    ids: Vec<usize>,
+    /// Where it begins in the order the connections began, and how many.
+    place: usize,
+    len: usize,
     first: Ts,
     last: Option<Ts>,
     idle: usize,
@@ -142,17 +227,19 @@ struct Dials {
 }
 
 impl Dials {
-    /// The next connection by start; returns the burst it ended, if any.
-    fn add(&mut self, i: usize, c: &Digest) -> Option<Dials> {
+    /// The next connection by start, at `place` in that order; returns
+    /// the burst it ended, if any.
+    fn add(&mut self, place: usize, c: &Digest) -> Option<Dials> {
         let ended = if joins(self.last, c.start) {
             None
         } else {
             self.close()
         };
-        if self.ids.is_empty() {
+        if self.len == 0 {
             self.first = c.start;
+            self.place = place;
         }
-        self.ids.push(i);
+        self.len += 1;
         self.last = Some(c.start);
         self.idle += usize::from(c.unused());
         if c.carried() {
@@ -165,15 +252,15 @@ impl Dials {
 
     /// The burst so far, leaving an empty one.
     fn close(&mut self) -> Option<Dials> {
-        (!self.ids.is_empty()).then(|| std::mem::take(self))
+        (self.len > 0).then(|| std::mem::take(self))
     }
 }
 
 /// Several connections dialled at once, most never used, while one carried
 /// the requests: clients that fan out before their first (HTTP/2)
 /// connection is ready.
-fn concurrent_dials(server: &Server, group: &Dials) -> Option<Finding> {
-    let n = group.ids.len();
+fn concurrent_dials(server: &Server, group: &Dials) -> Option<(Finding, Pick)> {
+    let n = group.len;
     if n < MIN_DIALS || group.idle * 2 < n || group.used == 0 {
         return None;
     }
@@ -214,8 +301,7 @@ fn concurrent_dials(server: &Server, group: &Dials) -> Option<Finding> {
     if let Some(n) = group.busiest {
         f.evidence.insert("requests_on_busiest", n as f64);
     }
-    f.connections = group.ids.clone();
-    Some(f)
+    Some((f, Pick::Places(group.place..group.place + n)))
 }
 
 /// Why a connection that carried one request ended before the next one
@@ -268,14 +354,14 @@ fn end_cause(c: &Digest, next: &Digest) -> EndCause {
 #[derive(Debug, Default)]
 struct Singles {
     connections: usize,
-    ids: Vec<usize>,
+    singles: usize,
     /// The last of them so far.
     last: Option<Digest>,
     causes: BTreeMap<EndCause, usize>,
 }
 
 impl Singles {
-    fn add(&mut self, i: usize, c: &Digest) {
+    fn add(&mut self, c: &Digest) {
         self.connections += 1;
         if c.requests() != Some(1) {
             return;
@@ -283,20 +369,20 @@ impl Singles {
         if let Some(last) = &self.last {
             *self.causes.entry(end_cause(last, c)).or_default() += 1;
         }
-        self.ids.push(i);
+        self.singles += 1;
         self.last = Some(c.clone());
     }
 }
 
 /// Requests spread one per connection although keep-alive was possible.
-fn no_reuse(server: &Server, singles: Singles) -> Option<Finding> {
+fn no_reuse(server: &Server, singles: Singles) -> Option<(Finding, Pick)> {
     let Singles {
         connections,
-        ids: singles,
+        singles,
         causes,
         ..
     } = singles;
-    if singles.len() < MIN_NO_REUSE || singles.len() * 2 < connections {
+    if singles < MIN_NO_REUSE || singles * 2 < connections {
         return None;
     }
     let (&cause, &count) = causes
@@ -337,11 +423,11 @@ fn no_reuse(server: &Server, singles: Singles) -> Option<Finding> {
         server,
         format!(
             "{} requests to {} went over {} connections, one request each; {} of the {} connections followed by a new one ended that way because the {} {}.",
-            singles.len(),
+            singles,
             server.server,
-            singles.len(),
+            singles,
             count,
-            singles.len().saturating_sub(1),
+            singles.saturating_sub(1),
             side,
             match cause {
                 EndCause::Parallel => "sent them in parallel",
@@ -355,8 +441,8 @@ fn no_reuse(server: &Server, singles: Singles) -> Option<Finding> {
         why,
         fix,
     );
-    f.evidence.insert("connections", singles.len() as f64);
-    f.evidence.insert("requests", singles.len() as f64);
+    f.evidence.insert("connections", singles as f64);
+    f.evidence.insert("requests", singles as f64);
     f.evidence
         .insert("connections_ended_this_way", count as f64);
     f.evidence.insert(
@@ -367,35 +453,38 @@ fn no_reuse(server: &Server, singles: Singles) -> Option<Finding> {
         },
         1.0,
     );
-    f.connections = singles;
-    Some(f)
+    Some((f, Pick::Singles))
 }
 
 /// The connections that spoke HTTP/1.x over TLS: those whose client
 /// offered h2, and those whose client did not.
 #[derive(Debug)]
 struct Http1 {
-    refused: Vec<usize>,
-    /// Kept only when the server spoke h2 on some connection.
-    not_offered: Vec<usize>,
+    refused: usize,
+    not_offered: usize,
+    /// The server spoke h2 on some connection.
     speaks_h2: bool,
+}
+
+fn is_h1_over_tls(c: &Digest) -> bool {
+    c.protocol().is_some_and(|p| p.starts_with("http/1")) && c.tls()
 }
 
 impl Http1 {
     fn new(server: &Server) -> Self {
         Http1 {
-            refused: Vec::new(),
-            not_offered: Vec::new(),
+            refused: 0,
+            not_offered: 0,
             speaks_h2: server.protocols.contains(&"h2"),
         }
     }
 
-    fn add(&mut self, i: usize, c: &Digest) {
-        if c.protocol().is_some_and(|p| p.starts_with("http/1")) && c.tls() {
+    fn add(&mut self, c: &Digest) {
+        if is_h1_over_tls(c) {
             if c.offered_h2() {
-                self.refused.push(i);
-            } else if self.speaks_h2 {
-                self.not_offered.push(i);
+                self.refused += 1;
+            } else {
+                self.not_offered += 1;
             }
         }
     }
@@ -404,49 +493,50 @@ impl Http1 {
 /// HTTP/1.x on connections where h2 was on offer: the client offered h2 and
 /// the server chose HTTP/1.1, or the same server spoke h2 on other
 /// connections in the capture.
-fn http1_despite_h2(server: &Server, h1: Http1) -> Vec<Finding> {
+fn http1_despite_h2(server: &Server, h1: Http1) -> Vec<(Finding, Pick)> {
     let Http1 {
-        mut refused,
-        mut not_offered,
+        refused,
+        not_offered,
         speaks_h2: server_speaks_h2,
     } = h1;
-    // Listed in the report's order, as the server's connections are.
-    refused.sort_unstable();
-    not_offered.sort_unstable();
     let mut out = Vec::new();
-    if !refused.is_empty() {
+    if refused > 0 {
         let mut f = finding(
             FindingKind::Http1DespiteH2,
             server,
             format!(
                 "{} connection(s) to {} used HTTP/1.1 although the client offered h2 in ALPN.",
-                refused.len(),
-                server.server
+                refused, server.server
             ),
             "The server does not enable HTTP/2 on this listener (or prefers http/1.1 in its ALPN order).",
             "Enable HTTP/2 on the server (nginx: `http2 on;` or `listen ... http2`), so that one connection multiplexes every request.",
         );
-        f.evidence.insert("connections", refused.len() as f64);
-        f.connections = refused;
-        out.push(f);
+        f.evidence.insert("connections", refused as f64);
+        out.push((f, Pick::Http1 { offered_h2: true }));
     }
-    if server_speaks_h2 && !not_offered.is_empty() {
+    if server_speaks_h2 && not_offered > 0 {
         let mut f = finding(
             FindingKind::Http1DespiteH2,
             server,
             format!(
                 "{} connection(s) to {} used HTTP/1.1 while the same server spoke h2 on other connections in this capture; those clients did not offer h2.",
-                not_offered.len(),
-                server.server
+                not_offered, server.server
             ),
             "The client's TLS configuration offers no h2 in ALPN (in Go: a custom TLSClientConfig or TLSNextProto disables HTTP/2 unless ForceAttemptHTTP2 is set).",
             "Offer h2 in ALPN (Go: Transport.ForceAttemptHTTP2 = true, or leave TLSNextProto nil; curl: --http2).",
         );
-        f.evidence.insert("connections", not_offered.len() as f64);
-        f.connections = not_offered;
-        out.push(f);
+        f.evidence.insert("connections", not_offered as f64);
+        out.push((f, Pick::Http1 { offered_h2: false }));
     }
     out
+}
+
+/// Whether `c` made full handshakes after the first handshake to its server
+/// completed, at `first_done`. Each handshake begins with its connection
+/// (the ClientHello follows within an RTT), so a connection's handshakes
+/// are judged together.
+fn late(c: &Digest, first_done: Ts) -> bool {
+    c.start > first_done && c.handshakes.full > 0
 }
 
 /// The full TLS handshakes begun after the first handshake to the server
@@ -455,7 +545,7 @@ fn http1_despite_h2(server: &Server, h1: Http1) -> Vec<Finding> {
 struct Resumable {
     /// When the first handshake to complete did (over every connection).
     first_done: Option<Ts>,
-    late: Vec<usize>,
+    late: usize,
     avoidable: usize,
     offered: usize,
     resumed: usize,
@@ -465,24 +555,21 @@ impl Resumable {
     fn new(first_done: Option<Ts>) -> Self {
         Resumable {
             first_done,
-            late: Vec::new(),
+            late: 0,
             avoidable: 0,
             offered: 0,
             resumed: 0,
         }
     }
 
-    fn add(&mut self, i: usize, c: &Digest) {
-        // Each handshake begins with its connection (the ClientHello
-        // follows within an RTT), so a connection's handshakes are judged
-        // together.
+    fn add(&mut self, c: &Digest) {
         let h = &c.handshakes;
         if h.total == 0 {
             return;
         }
         self.resumed += usize::from(h.resumed);
-        if self.first_done.is_some_and(|t| c.start > t) && h.full > 0 {
-            self.late.push(i);
+        if self.first_done.is_some_and(|t| late(c, t)) {
+            self.late += 1;
             self.avoidable += usize::from(h.full);
             self.offered += usize::from(h.full_offered);
         }
@@ -491,14 +578,15 @@ impl Resumable {
 
 /// Full TLS handshakes begun after an earlier handshake to the same server
 /// had completed, so a session could have been resumed.
-fn repeated_full_handshakes(server: &Server, full: Resumable) -> Option<Finding> {
+fn repeated_full_handshakes(server: &Server, full: Resumable) -> Option<(Finding, Pick)> {
     let Resumable {
-        late,
+        first_done,
         avoidable,
         offered,
         resumed,
         ..
     } = full;
+    let first_done = first_done?;
     if avoidable == 0 {
         return None;
     }
@@ -527,14 +615,15 @@ fn repeated_full_handshakes(server: &Server, full: Resumable) -> Option<Finding>
         .insert("avoidable_full_handshakes", avoidable as f64);
     f.evidence.insert("offered_resumption", offered as f64);
     f.evidence.insert("resumed_handshakes", resumed as f64);
-    f.connections = late;
-    Some(f)
+    Some((f, Pick::Late(first_done)))
 }
 
 /// One burst of HTTP/2 connections that carried requests, in brief.
 #[derive(Debug, Default)]
 struct H2Burst {
-    ids: Vec<usize>,
+    /// The places of its first and last connection in the order the
+    /// server's connections began.
+    places: (usize, usize),
     busy: Vec<(Ts, Ts)>,
     last: Option<Ts>,
     peak_streams: Option<u32>,
@@ -551,7 +640,7 @@ struct H2Bursts {
 }
 
 impl H2Bursts {
-    fn add(&mut self, i: usize, c: &Digest) {
+    fn add(&mut self, place: usize, c: &Digest) {
         if !(c.is_h2() && c.carried()) {
             return;
         }
@@ -559,7 +648,10 @@ impl H2Bursts {
             self.close();
         }
         let b = &mut self.current;
-        b.ids.push(i);
+        if b.busy.is_empty() {
+            b.places.0 = place;
+        }
+        b.places.1 = place;
         b.busy.push(c.busy);
         b.last = Some(c.start);
         b.peak_streams = b.peak_streams.max(c.peak_streams());
@@ -574,8 +666,8 @@ impl H2Bursts {
         let larger = self
             .best
             .as_ref()
-            .is_none_or(|b| done.ids.len() >= b.ids.len());
-        if done.ids.len() >= 2 && larger {
+            .is_none_or(|b| done.busy.len() >= b.busy.len());
+        if done.busy.len() >= 2 && larger {
             self.best = Some(done);
         }
     }
@@ -588,7 +680,7 @@ impl H2Bursts {
 
 /// Several HTTP/2 connections to one server carrying requests at the same
 /// time, where one could have multiplexed them.
-fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<Finding> {
+fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<(Finding, Pick)> {
     // Connections opened together: lifetimes that merely overlap (an idle
     // connection kept while a later one is made) are not parallel requests.
     let h2 = burst?;
@@ -615,7 +707,7 @@ fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<Finding> {
         server,
         format!(
             "{} HTTP/2 connections to {} carried requests, up to {} at the same time;{}",
-            h2.ids.len(),
+            h2.busy.len(),
             server.server,
             peak,
             streams
@@ -623,7 +715,7 @@ fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<Finding> {
         "The client opened a new HTTP/2 connection for parallel requests instead of multiplexing them as streams on one (curl --parallel without --parallel-max/multiplexing, or one connection pool per request).",
         "Multiplex on one connection: reuse one client; curl: wait for multiplexing (default) rather than --parallel-immediate.",
     );
-    f.evidence.insert("connections", h2.ids.len() as f64);
+    f.evidence.insert("connections", h2.busy.len() as f64);
     f.evidence.insert("peak_parallel_connections", peak as f64);
     if let Some(p) = peak_streams {
         f.evidence
@@ -632,6 +724,5 @@ fn parallel_h2(server: &Server, burst: Option<H2Burst>) -> Option<Finding> {
     if let Some(l) = limit {
         f.evidence.insert("max_concurrent_streams", f64::from(l));
     }
-    f.connections = h2.ids;
-    Some(f)
+    Some((f, Pick::H2(h2.places.0..h2.places.1 + 1)))
 }
