@@ -10,7 +10,7 @@ use crate::decode::{self, Decoded};
 use crate::flow::{Counters, Finished, Table};
 use crate::keys::KeyLog;
 use crate::ledger::store::{Builder, Encoding};
-use crate::ledger::{Capture, Connection, Connections, HandshakeBrief, Limits, RequestSpan};
+use crate::ledger::{Capture, Connection, Connections, HandshakeBrief, Limits};
 use crate::tls::decrypt::KeyStore;
 use indicatif::ProgressBar;
 use std::io::Read;
@@ -156,11 +156,15 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
     collect(&mut table, &file, &mut connections);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
-    info.limits = limits(
-        &table.counters,
-        reader.secrets_dropped(),
-        store.budget().refusals(),
-    );
+    info.limits = Limits {
+        // Each request not listed is one refusal of the request budget.
+        requests_not_listed: store.request_budget().refusals(),
+        ..limits(
+            &table.counters,
+            reader.secrets_dropped(),
+            store.budget().refusals(),
+        )
+    };
     let connections = connections.finish();
     CaptureResult {
         info,
@@ -193,6 +197,7 @@ fn limits(c: &Counters, secrets_dropped: u64, parser_budget_refusals: u64) -> Li
         gap_bytes: r.gap_bytes,
         secrets_dropped_bytes: secrets_dropped,
         parser_budget_refusals,
+        requests_not_listed: 0,
     }
 }
 
@@ -218,6 +223,7 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
     let tls = session.tls();
     let summary = tls.map(|t| t.summary());
     anomalies.extend(session.anomalies());
+    let not_listed = session.not_listed_span(tcp.end);
     Connection {
         capture: Arc::clone(file),
         tcp,
@@ -228,7 +234,9 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         http: session.http_facts(summary.as_ref()),
         tls: summary,
         anomalies,
-        request_span: RequestSpan::default(),
+        // What the requests not listed spanned; `ledger::store` adds the
+        // listed ones'.
+        request_span: not_listed,
         record_span: None,
         requests: session.take_requests(),
     }

@@ -22,10 +22,10 @@ use crate::budget::{Budget, Charge, growth};
 use crate::flow::Analyzer;
 use crate::http1::{self, Http1, SwitchKind, SwitchTag};
 use crate::http2::{self, Http2};
-use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request};
+use crate::ledger::{Anomaly, Basis, Close, Http, Layer, ProtocolBasis, Request, RequestSpan};
 use crate::tls::decrypt::{KeyStore, Plain};
 use crate::tls::{self, TlsSession, TlsSummary};
-use crate::{At, Side};
+use crate::{At, Side, Ts};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
@@ -79,8 +79,58 @@ struct Parsers {
     /// HTTP/1 stopped: h2c took over, or a tunnel or another protocol.
     switched: Option<SwitchTag>,
     requests: Vec<Request>,
+    /// What `requests` holds against the capture's request budget.
+    listed: Charge,
+    /// The requests past that budget, counted.
+    not_listed: NotListed,
     /// HTTP/2 streams whose request headers could not be decoded.
     unknown_h2_requests: u64,
+}
+
+/// Requests counted but not listed: how many, and what the connection's
+/// figures need of them.
+#[derive(Debug, Default)]
+struct NotListed {
+    requests: u64,
+    responses: u64,
+    first_start: Option<Ts>,
+    last_response: Option<Ts>,
+    /// One had no response.
+    unanswered: bool,
+}
+
+impl NotListed {
+    fn add(&mut self, r: &Request) {
+        self.requests += 1;
+        self.responses += u64::from(r.status.is_some());
+        self.first_start = Some(self.first_start.map_or(r.start, |t| t.min(r.start)));
+        match r.end {
+            Some(end) => self.last_response = Some(self.last_response.map_or(end, |t| t.max(end))),
+            None => self.unanswered = true,
+        }
+    }
+
+    /// Their span, for the connection's (`RequestSpan::with`).
+    fn span(&self, connection_end: Ts) -> RequestSpan {
+        RequestSpan {
+            first_start: self.first_start,
+            busy_end: if self.unanswered {
+                Some(connection_end)
+            } else {
+                self.last_response
+            },
+            last_response: self.last_response,
+            authority: None,
+        }
+    }
+}
+
+/// What a listed request holds: itself and its text.
+fn listed_bytes(r: &Request) -> usize {
+    std::mem::size_of::<Request>()
+        + r.method.capacity()
+        + r.path.capacity()
+        + r.authority.as_ref().map_or(0, String::capacity)
 }
 
 /// Decrypted bytes held per side while the HTTP version inside TLS is not
@@ -222,15 +272,23 @@ impl Parsers {
 
     /// Moves finished exchanges out of the parsers.
     fn collect(&mut self) {
+        let mut done = Vec::new();
         if let Some(h1) = &mut self.h1 {
-            self.requests.extend(h1.take_requests().map(|e| e.request));
+            done.extend(h1.take_requests().map(|e| e.request));
         }
         if let Some(h2) = &mut self.h2 {
             for e in h2.take_requests() {
                 if !e.request_headers_known {
                     self.unknown_h2_requests += 1;
                 }
-                self.requests.push(e.request);
+                done.push(e.request);
+            }
+        }
+        for r in done {
+            if self.listed.take(listed_bytes(&r)) {
+                self.requests.push(r);
+            } else {
+                self.not_listed.add(&r);
             }
         }
     }
@@ -309,7 +367,10 @@ impl Session {
     /// (one per capture, [`crate::budget::PARSER_BUDGET`]).
     pub fn with_keys(keys: Option<Rc<KeyStore>>) -> Session {
         let budget = keys.as_ref().map(|k| Rc::clone(k.budget()));
-        Session::with_budget(keys, budget)
+        let listed = keys.as_ref().map(|k| Charge::new(k.request_budget()));
+        let mut s = Session::with_budget(keys, budget);
+        s.http.listed = listed.unwrap_or_default();
+        s
     }
 
     /// A session whose parsers' buffers count against `budget` (None:
@@ -351,6 +412,17 @@ impl Session {
         std::mem::take(&mut self.http.requests)
     }
 
+    /// What the requests counted but not listed spanned, for the
+    /// connection's `request_span`.
+    pub fn not_listed_span(&self, connection_end: Ts) -> RequestSpan {
+        self.http.not_listed.span(connection_end)
+    }
+
+    /// Requests counted but not listed.
+    pub fn requests_not_listed(&self) -> u64 {
+        self.http.not_listed.requests
+    }
+
     pub fn unknown_h2_requests(&self) -> u64 {
         self.http.unknown_h2_requests
     }
@@ -386,13 +458,17 @@ impl Session {
             (Some(s), None, _) => s.version.map(http1::Version::as_str),
             (None, None, _) => None,
         };
-        let requests = http.requests.len() as u64;
+        let listed = http.requests.len() as u64;
+        let requests = listed + http.not_listed.requests;
         Http {
             protocol,
             protocol_basis: Some(ProtocolBasis::Observed),
             requests: Some(requests),
             requests_basis: Basis::Observed,
-            responses: Some(http.requests.iter().filter(|r| r.status.is_some()).count() as u64),
+            responses: Some(
+                http.requests.iter().filter(|r| r.status.is_some()).count() as u64
+                    + http.not_listed.responses,
+            ),
             peak_concurrent_streams: h2.as_ref().map(|s| s.peak_concurrent_streams),
             max_concurrent_streams: h2.as_ref().and_then(|s| s.max_concurrent_streams),
             application_data: None,
@@ -402,6 +478,7 @@ impl Session {
             resets: h2.as_ref().map_or(0, |s| s.resets.len()),
             pushes: h2.as_ref().map_or(0, |s| s.pushes),
             unreadable_requests: http.unknown_h2_requests,
+            requests_not_listed: http.not_listed.requests,
         }
     }
 
@@ -630,6 +707,7 @@ fn estimated_http(s: &TlsSummary) -> Option<Http> {
         resets: 0,
         pushes: 0,
         unreadable_requests: 0,
+        requests_not_listed: 0,
     })
 }
 

@@ -29,6 +29,13 @@ use std::rc::Rc;
 /// their own.
 pub const PARSER_BUDGET: usize = 512 << 20;
 
+/// Bytes of requests a capture's connections may hold listed at once, each
+/// connection's until it is finished (`ledger::Request` and its text; the
+/// list's own slack, at most as much again, aside). Past it, a connection's
+/// further requests are counted and summed up, not listed
+/// (`http.requests_not_listed`, `limits.requests_not_listed`).
+pub const REQUEST_BUDGET: usize = 256 << 20;
+
 /// The bytes a capture's parsers hold, against a limit.
 #[derive(Debug)]
 pub struct Budget {

@@ -30,6 +30,7 @@ use connreuse::keys::{KeyLog, WarningKind};
 use connreuse::ledger::store::Builder;
 use connreuse::ledger::{Capture as CaptureInfo, Ledger};
 use connreuse::report::{html, json};
+use connreuse::tls::decrypt::KeyStore;
 use connreuse::{At, Ts, http1, http2, tls};
 use serde_json::Value;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -1884,4 +1885,75 @@ fn a_key_log_of_a_million_lines() {
     assert!(peak < text.len(), "{peak} bytes for {} of text", text.len());
     let per_valid = held / (LINES / VALID_EVERY);
     assert!(per_valid < 512, "{per_valid} bytes held per stored secret");
+}
+
+// ---------------------------------------------------------------------------
+// Requests held until their connection is finished.
+
+/// The requests of go-plain-keepalive's one connection (HTTP/1.1 in
+/// cleartext: 20 requests and 20 responses, `tshark -r
+/// testdata/captures/go-plain-keepalive.pcap -Y http.request` and `-Y
+/// http.response` give 20 frames each), read by sessions sharing a request
+/// budget of `limit` bytes: the finished session, and what was refused.
+fn keepalive_within(limit: usize) -> (Session, Rc<Budget>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/captures/go-plain-keepalive.pcap"
+    );
+    let bytes = std::fs::read(path).expect("capture");
+    let budget = Budget::new(limit);
+    let store = Rc::new(KeyStore::new(Arc::default()).with_request_budget(Rc::clone(&budget)));
+    let shared = Rc::clone(&store);
+    let mut reader = Reader::new(Box::new(Cursor::new(bytes))).expect("pcap");
+    let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
+    feed(&mut reader, &mut table, |_| {});
+    table.finish_all();
+    let mut done: Vec<_> = table.take_finished().collect();
+    assert_eq!(done.len(), 1);
+    let session = done.pop().expect("one connection").app;
+    (session, budget)
+}
+
+/// Listed requests count against the capture's request budget until their
+/// connection is finished (`budget::REQUEST_BUDGET`); past it, requests
+/// are counted, not listed. The count, the responses and the connection's
+/// busy span are those of every request; the listed ones are the first.
+#[test]
+fn requests_past_the_request_budget_are_counted_not_listed() {
+    let (mut all, budget) = keepalive_within(usize::MAX);
+    assert_eq!(budget.refusals(), 0);
+    let http = all.http_facts(None).expect("HTTP");
+    assert_eq!(
+        (http.requests, http.responses, http.requests_not_listed),
+        (Some(20), Some(20), 0)
+    );
+    let every = all.take_requests();
+    assert_eq!(every.len(), 20);
+    let end = every.iter().filter_map(|r| r.end).max().expect("responses");
+    // Room for about half of them.
+    let one = std::mem::size_of::<connreuse::ledger::Request>() + 64;
+    for (limit, listed) in [(10 * one, None), (0, Some(0))] {
+        let (mut some, budget) = keepalive_within(limit);
+        let http = some.http_facts(None).expect("HTTP");
+        let held = budget.used();
+        let kept = some.take_requests();
+        match listed {
+            Some(n) => assert_eq!(kept.len(), n),
+            None => assert!(held > 0 && held <= limit && !kept.is_empty()),
+        }
+        assert!(kept.len() < 20, "{} listed", kept.len());
+        let not_listed = 20 - kept.len() as u64;
+        assert_eq!(
+            (http.requests, http.responses, http.requests_not_listed),
+            (Some(20), Some(20), not_listed)
+        );
+        assert_eq!(budget.refusals(), not_listed);
+        assert_eq!(some.requests_not_listed(), not_listed);
+        assert_eq!(kept[..], every[..kept.len()]);
+        let span = some.not_listed_span(Ts(i64::MAX));
+        assert_eq!(span.first_start, Some(every[kept.len()].start));
+        assert_eq!((span.busy_end, span.last_response), (Some(end), Some(end)));
+        drop(some);
+        assert_eq!(budget.used(), 0, "given back with the connection");
+    }
 }

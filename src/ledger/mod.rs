@@ -63,6 +63,23 @@ impl RequestSpan {
             authority: requests.iter().find_map(|r| r.authority.clone()),
         }
     }
+
+    /// This span and `other`'s together (the first start, the last end);
+    /// this one's authority, else `other`'s.
+    pub fn with(self, other: RequestSpan) -> Self {
+        fn either(a: Option<Ts>, b: Option<Ts>, pick: fn(Ts, Ts) -> Ts) -> Option<Ts> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(pick(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
+        RequestSpan {
+            first_start: either(self.first_start, other.first_start, Ts::min),
+            busy_end: either(self.busy_end, other.busy_end, Ts::max),
+            last_response: either(self.last_response, other.last_response, Ts::max),
+            authority: self.authority.or(other.authority),
+        }
+    }
 }
 
 /// A figure per side of a connection.
@@ -203,6 +220,10 @@ pub struct Limits {
     /// parsers held `budget::PARSER_BUDGET` bytes at once; each gave that
     /// buffer up as at its own cap (anomaly `parser_budget`).
     pub parser_budget_refusals: u64,
+    /// Requests counted but not listed because the capture's connections
+    /// held `budget::REQUEST_BUDGET` bytes of listed requests at once (the
+    /// sum of `http.requests_not_listed`).
+    pub requests_not_listed: u64,
 }
 
 impl Limits {
@@ -254,6 +275,13 @@ impl Limits {
                     l.secrets_dropped_bytes
                 ),
             ),
+            (
+                l.requests_not_listed,
+                format!(
+                    "{} requests counted but not listed (too many held at once)",
+                    l.requests_not_listed
+                ),
+            ),
         ]
         .into_iter()
         .filter(|(count, _)| *count > 0)
@@ -275,6 +303,7 @@ impl Limits {
             gap_bytes,
             secrets_dropped_bytes,
             parser_budget_refusals,
+            requests_not_listed,
         } = *other;
         self.connections_evicted += connections_evicted;
         self.reassembly_cap_hits += reassembly_cap_hits;
@@ -286,6 +315,7 @@ impl Limits {
         self.gap_bytes += gap_bytes;
         self.secrets_dropped_bytes += secrets_dropped_bytes;
         self.parser_budget_refusals += parser_budget_refusals;
+        self.requests_not_listed += requests_not_listed;
     }
 }
 
@@ -983,6 +1013,9 @@ pub struct Http {
     pub pushes: u64,
     /// HTTP/2 requests whose headers could not be decoded.
     pub unreadable_requests: u64,
+    /// Requests counted in `requests` but not listed: the capture's
+    /// connections held `budget::REQUEST_BUDGET` bytes of listed requests.
+    pub requests_not_listed: u64,
 }
 
 /// Where a server's name comes from.

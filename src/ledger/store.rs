@@ -227,7 +227,9 @@ impl Builder {
     /// Sets `c` aside; `c.record_span` must be set (its TLS records are
     /// not kept).
     pub fn push(&mut self, mut c: Connection) {
-        c.request_span = RequestSpan::of(&c.requests, c.tcp.end);
+        // With what the connection's requests not listed spanned.
+        c.request_span =
+            RequestSpan::of(&c.requests, c.tcp.end).with(std::mem::take(&mut c.request_span));
         c.requests.sort_by_key(|r| (r.start, r.stream_id));
         // Their connection's index is given when the report is read.
         c.requests.iter_mut().for_each(|r| r.connection = 0);

@@ -457,12 +457,13 @@ pub const CONNECTION_COLUMNS: &[&str] = &[
     "http_resets",
     "http_pushes",
     "http_unreadable_requests",
+    "http_requests_not_listed",
 ];
 
 /// Cells in `CONNECTION_COLUMNS` from `tls_version` to `tls_decrypt_error`.
 const TLS_CELLS: usize = 28;
-/// Cells from `http_protocol` to `http_unreadable_requests`.
-const HTTP_CELLS: usize = 14;
+/// Cells from `http_protocol` to `http_requests_not_listed`.
+const HTTP_CELLS: usize = 15;
 
 fn write_connections(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
     let mut r = Rows::new(out, CONNECTION_COLUMNS)?;
@@ -566,6 +567,7 @@ fn connection_row(r: &mut Rows, id: usize, c: &Connection, server: &str) -> io::
             r.num(h.resets)?;
             r.num(h.pushes)?;
             r.num(h.unreadable_requests)?;
+            r.num(h.requests_not_listed)?;
         }
         None => {
             for _ in 0..HTTP_CELLS {
@@ -663,6 +665,7 @@ const CAPTURE_COLUMNS: &[&str] = &[
     "limits_gap_bytes",
     "limits_secrets_dropped_bytes",
     "limits_parser_budget_refusals",
+    "limits_requests_not_listed",
 ];
 
 fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
@@ -695,6 +698,7 @@ fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
             l.gap_bytes,
             l.secrets_dropped_bytes,
             l.parser_budget_refusals,
+            l.requests_not_listed,
         ] {
             r.num(v)?;
         }
@@ -789,6 +793,7 @@ mod tests {
                 resets: 0,
                 pushes: 0,
                 unreadable_requests: 0,
+                requests_not_listed: 0,
             }),
             requests: Vec::new(),
             request_span: Default::default(),

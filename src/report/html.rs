@@ -1098,6 +1098,7 @@ mod tests {
                 resets: 0,
                 pushes: 0,
                 unreadable_requests: 0,
+                requests_not_listed: 0,
             }),
             requests: if i == 0 {
                 vec![Request {

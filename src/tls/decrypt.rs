@@ -36,9 +36,19 @@ const MAX_QUEUED: usize = 1 << 20;
 pub struct KeyStore {
     base: Arc<KeyLog>,
     budget: Rc<Budget>,
+    requests: RequestBudget,
     local: RefCell<KeyLog>,
     sessions: RefCell<HashMap<Vec<u8>, [u8; 48]>>,
     tickets: RefCell<HashMap<u64, [u8; 48]>>,
+}
+
+/// The capture's [`crate::budget::REQUEST_BUDGET`].
+struct RequestBudget(Rc<Budget>);
+
+impl Default for RequestBudget {
+    fn default() -> Self {
+        RequestBudget(Budget::new(crate::budget::REQUEST_BUDGET))
+    }
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -74,6 +84,20 @@ impl KeyStore {
     /// The parser budget of the capture this store serves.
     pub fn budget(&self) -> &Rc<Budget> {
         &self.budget
+    }
+
+    /// The same store, its connections listing requests within `budget`
+    /// rather than [`crate::budget::REQUEST_BUDGET`].
+    pub fn with_request_budget(self, budget: Rc<Budget>) -> KeyStore {
+        KeyStore {
+            requests: RequestBudget(budget),
+            ..self
+        }
+    }
+
+    /// The budget of the requests the capture's connections list.
+    pub fn request_budget(&self) -> &Rc<Budget> {
+        &self.requests.0
     }
 
     /// Adds key log text found in the capture itself; returns its warnings.
