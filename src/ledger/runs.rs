@@ -71,8 +71,14 @@ impl<T: Record, K: Ord + Copy> Runs<T, K> {
 
     pub fn push(&mut self, record: T) {
         if self.memory.len() == self.memory.capacity() {
-            // Grown by an eighth, not doubled, when it cannot go to a file.
-            let more = (self.memory.len() / 8 + 64).min(self.batch);
+            // Doubled up to a batch; by an eighth past it, when the records
+            // cannot go to a file.
+            let len = self.memory.len();
+            let more = if len < self.batch {
+                len.max(64).min(self.batch - len)
+            } else {
+                len / 8 + 64
+            };
             self.memory.reserve_exact(more);
         }
         self.memory.push(record);
