@@ -317,3 +317,73 @@ fn without_records_the_figures_are_the_same_and_listing_fails() {
         }
     }
 }
+
+/// Connections listed in another order than they began (their first
+/// packets reversed, as in a capture whose packets are out of time order):
+/// each server's figures and findings are those of the same connections
+/// listed in order, the findings' indices mapped, though the rules must
+/// then sort each server's connections rather than read them as listed.
+#[test]
+fn connections_listed_out_of_the_order_they_began_give_the_same_findings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = std::collections::BTreeSet::new();
+    for capture in [
+        "testdata/captures/go-h1-undrained.pcapng",
+        "testdata/captures/go-h2-concurrent-tls12.pcap",
+        "testdata/captures/curl-h2c.pcap",
+        // HTTP/1.1 where h2 was offered (an nDPI capture).
+        "../shared/corpus/ndpi/6in4tunnel.pcap",
+    ] {
+        let result = analyze::file(&root.join(capture), &Arc::default(), None);
+        let conns = result.connections.to_vec().expect("records");
+        let n = conns.len();
+        assert!(n > 1, "{capture}");
+        let mut reversed = conns.clone();
+        for (i, c) in reversed.iter_mut().enumerate() {
+            c.tcp.first_packet = (n - i) as u64;
+        }
+        let diagnosed = |conns| {
+            let mut l = Ledger::from_vecs(vec![(result.info.clone(), conns)]);
+            l.set_findings(connreuse::findings::diagnose(&l));
+            l
+        };
+        let (a, b) = (diagnosed(conns), diagnosed(reversed));
+        if b.servers.iter().any(|s| s.connections > 1) {
+            assert!(
+                b.servers.iter().any(|s| s.in_order == Some(false)),
+                "{capture}"
+            );
+        }
+        // Servers come in the order their first listed connection began:
+        // compared by name.
+        let servers = |l: &Ledger| -> std::collections::BTreeMap<String, String> {
+            l.servers
+                .iter()
+                .map(|s| (s.server.clone(), serde_json::to_string(s).expect("JSON")))
+                .collect()
+        };
+        assert_eq!(servers(&a), servers(&b), "{capture}");
+        let findings = |l: &Ledger, map: &dyn Fn(usize) -> usize| {
+            let mut all: Vec<(String, String, String, Vec<usize>)> = l
+                .findings
+                .iter()
+                .map(|f| {
+                    let mut ids: Vec<usize> = f.connections.iter().map(|&i| map(i)).collect();
+                    ids.sort_unstable();
+                    let evidence = serde_json::to_string(&f.evidence).expect("JSON");
+                    (f.server.clone(), f.message.clone(), evidence, ids)
+                })
+                .collect();
+            all.sort();
+            all
+        };
+        assert_eq!(
+            findings(&a, &|i| i),
+            findings(&b, &|i| n - 1 - i),
+            "{capture}"
+        );
+        seen.extend(a.findings.iter().map(|f| f.kind));
+    }
+    // Every rule had a finding to compare.
+    assert_eq!(seen.len(), 5, "{seen:?}");
+}

@@ -557,11 +557,18 @@ impl Ledger {
 
     /// Server `s`'s connections (none for a server not in `servers`).
     pub fn server_conns(&self, s: usize) -> servers::ServerConns<'_> {
-        let range = self
-            .servers
-            .get(s)
-            .map_or(0..0, |s| s.first..s.first + s.connections);
-        servers::ServerConns::new(&self.by_server, range, &self.error)
+        let Some(s) = self.servers.get(s) else {
+            return servers::ServerConns::new(&self.by_server, 0..0, &self.error);
+        };
+        let conns = servers::ServerConns::new(
+            &self.by_server,
+            s.first..s.first + s.connections,
+            &self.error,
+        );
+        match s.in_order {
+            Some(known) => conns.in_order(known),
+            None => conns,
+        }
     }
 
     /// The indices of server `s`'s connections in the report, ascending.
@@ -1069,6 +1076,10 @@ pub struct Server {
     /// `connections[]`, which the JSON writes after the figures).
     #[serde(skip)]
     pub first: usize,
+    /// Whether its connections began in the report's order, when known
+    /// (`servers::ServerConns::each_by_start`).
+    #[serde(skip)]
+    pub in_order: Option<bool>,
 }
 
 /// The kinds of waste connreuse diagnoses.

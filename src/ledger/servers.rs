@@ -145,12 +145,27 @@ pub struct ServerConns<'a> {
     all: &'a ByServer,
     range: Range<usize>,
     error: &'a OnceLock<String>,
+    /// Whether they began in the report's order, when known.
+    in_order: Option<bool>,
 }
 
 impl<'a> ServerConns<'a> {
     /// The connections in `range` of `all`.
     pub fn new(all: &'a ByServer, range: Range<usize>, error: &'a OnceLock<String>) -> Self {
-        ServerConns { all, range, error }
+        ServerConns {
+            all,
+            range,
+            error,
+            in_order: None,
+        }
+    }
+
+    /// Known to have begun in the report's order, or not.
+    pub fn in_order(self, in_order: bool) -> Self {
+        ServerConns {
+            in_order: Some(in_order),
+            ..self
+        }
     }
 
     /// Each connection with its index, in the report's order.
@@ -173,11 +188,14 @@ impl<'a> ServerConns<'a> {
     /// read as it comes; otherwise the server's digests are sorted in
     /// memory.
     pub fn each_by_start(&self, mut f: impl FnMut(usize, &Digest)) {
-        let mut in_order = true;
-        let mut last: Option<Ts> = None;
-        self.each(|_, d| {
-            in_order &= last.is_none_or(|t| t <= d.start);
-            last = Some(d.start);
+        let in_order = self.in_order.unwrap_or_else(|| {
+            let mut in_order = true;
+            let mut last: Option<Ts> = None;
+            self.each(|_, d| {
+                in_order &= last.is_none_or(|t| t <= d.start);
+                last = Some(d.start);
+            });
+            in_order
         });
         if in_order {
             return self.each(f);
@@ -271,6 +289,7 @@ impl Aggregate {
             peak_connections,
             findings: 0,
             first: 0,
+            in_order: None,
         }
     }
 }
@@ -288,6 +307,7 @@ pub fn aggregate(
     conns.each_by_start(|_, c| peak.add(c.start, c.end));
     let mut s = figures.server(capture, server, name_source, peak.peak());
     s.first = conns.range.start;
+    s.in_order = conns.in_order;
     s
 }
 
@@ -323,9 +343,11 @@ pub fn servers(
     // Per capture, per name: the server's index, once it has one.
     let mut index: Vec<Vec<Option<u32>>> = names.iter().map(|n| vec![None; n.len()]).collect();
     let mut by_name: HashMap<(&str, &str), u32> = HashMap::new();
-    // Per server: the capture and name it was first seen with, and how
-    // many connections it has.
-    let mut groups: Vec<(usize, usize, usize)> = Vec::new();
+    // Per server: the capture and name it was first seen with, how many
+    // connections it has, and the last one's start, while they begin in
+    // the report's order.
+    let mut groups: Vec<(usize, usize, usize, Option<Ts>)> = Vec::new();
+    let mut out_of_order: Vec<bool> = Vec::new();
     let mut runs = Runs::new(by_server, batch);
     for (i, d) in digests.enumerate() {
         let mut d = match d {
@@ -345,12 +367,19 @@ pub fn servers(
         };
         let s = *slot.get_or_insert_with(|| {
             *by_name.entry((file, name.as_str())).or_insert_with(|| {
-                groups.push((k, n, 0));
+                groups.push((k, n, 0, None));
+                out_of_order.push(false);
                 u32::try_from(groups.len() - 1).unwrap_or(u32::MAX)
             })
         });
-        if let Some((_, _, count)) = groups.get_mut(s as usize) {
+        if let Some((_, _, count, last)) = groups.get_mut(s as usize) {
             *count += 1;
+            if last.is_some_and(|t| d.start < t)
+                && let Some(o) = out_of_order.get_mut(s as usize)
+            {
+                *o = true;
+            }
+            *last = Some(d.start);
         }
         d.server = s;
         runs.push(Indexed {
@@ -373,14 +402,16 @@ pub fn servers(
     let mut first = 0;
     let servers = groups
         .into_iter()
-        .map(|(k, n, count)| {
+        .zip(out_of_order)
+        .map(|((k, n, count, _), out_of_order)| {
             let (name, source) = names
                 .get(k)
                 .and_then(|v| v.get(n))
                 .cloned()
                 .unwrap_or((String::new(), NameSource::Address));
             let capture = captures.get(k).map(|c| c.file.clone()).unwrap_or_default();
-            let conns = ServerConns::new(&by_server, first..first + count, error);
+            let conns =
+                ServerConns::new(&by_server, first..first + count, error).in_order(!out_of_order);
             first += count;
             aggregate(&conns, capture, name, source)
         })
