@@ -3,9 +3,11 @@
 #![no_main]
 
 use connreuse::report::{html, json, table};
+use connreuse::ledger::store::Builder;
 use connreuse::{analyze, findings, ledger::Ledger};
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
+use std::sync::Arc;
 
 fuzz_target!(|data: &[u8]| {
     let result = analyze::reader(
@@ -34,6 +36,20 @@ fuzz_target!(|data: &[u8]| {
     json::render(&as_text, &mut other, false).expect("JSON into memory");
     assert!(out == other, "JSON from records kept as text differs");
     drop(as_text);
+    // Digests sorted in runs of two in a temporary file, and grouped by
+    // server in runs of two, give the same document.
+    let mut runs = Builder::new(Arc::from("fuzz.pcap"), true).digests_in_memory(2);
+    for c in ledger.records() {
+        runs.push(c.expect("records read back"));
+    }
+    let info = ledger.captures.first().cloned().unwrap_or_default();
+    let mut in_runs = Ledger::with_digests_in_memory(vec![(info, runs.finish())], 2);
+    let found = findings::diagnose(&in_runs);
+    in_runs.set_findings(found);
+    other.clear();
+    json::render(&in_runs, &mut other, false).expect("JSON into memory");
+    assert!(out == other, "JSON from digests in runs differs");
+    drop(in_runs);
     out.clear();
     json::render(&ledger, &mut out, true).expect("JSON into memory");
     out.clear();

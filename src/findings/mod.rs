@@ -41,19 +41,13 @@ pub fn diagnose(ledger: &Ledger) -> Vec<Finding> {
 /// made ([`fill`]), so that nothing is held for connections no finding
 /// lists.
 fn scan(server: &Server, conns: ServerConns<'_>) -> Vec<Finding> {
-    // When the first TLS handshake to complete did, over every connection:
-    // a full handshake begun after it could have resumed.
-    let mut first_done: Option<Ts> = None;
-    conns.each(|_, c| {
-        if let Some(t) = c.first_done() {
-            first_done = Some(first_done.map_or(t, |f| f.min(t)));
-        }
-    });
     let mut dials = Dials::default();
     let mut found: Vec<(Finding, Pick)> = Vec::new();
     let mut singles = Singles::default();
     let mut h1 = Http1::new(server);
-    let mut full = Resumable::new(first_done);
+    // A full handshake begun after the first to complete could have
+    // resumed.
+    let mut full = Resumable::new(server.first_done);
     let mut h2 = H2Bursts::default();
     let mut pos = 0;
     conns.each_by_start(|_, c| {

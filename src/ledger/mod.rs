@@ -690,65 +690,38 @@ impl Ledger {
             names.push(their_names);
         }
         let error = std::sync::OnceLock::new();
-        let fail = |e: io::Error| {
-            let _ = error.set(format!(
-                "reading back the digests of finished connections: {e}"
-            ));
-        };
-        let mut tls_handshakes = HandshakeTotals::default();
-        let (mut observed, mut estimated, mut unknown) = (0, 0, 0);
-        let (mut tcp_handshakes, mut hellos, mut with_keys, mut decrypted, mut carried) =
-            (0, 0, 0, 0, 0);
-        for d in each_digest(&digests, None) {
-            let d = match d {
-                Ok(d) => d,
-                Err(e) => {
-                    fail(e);
-                    break;
-                }
-            };
-            tls_handshakes.add(&d.handshakes);
-            // As `servers::Aggregate` counts them.
-            match (d.basis, d.requests()) {
-                (Some(Basis::Observed), Some(n)) => observed += n,
-                (Some(Basis::Estimated), Some(n)) => estimated += n,
-                (Some(_), None) => unknown += 1,
-                _ => {}
+        // The totals are added up in the same pass as the servers are found.
+        let mut all = servers::Aggregate::default();
+        let each = each_digest(&digests, None).inspect(|d| {
+            if let Ok(d) = d {
+                all.add(d);
             }
-            tcp_handshakes += usize::from(d.syn_seen());
-            hellos += u64::from(d.client_hellos);
-            with_keys += usize::from(d.with_keys());
-            decrypted += usize::from(d.decrypted());
-            carried += usize::from(d.carried());
-        }
+        });
+        let grouped = servers::servers(each, &captures, names, n, &error);
         let totals = Totals {
             captures: captures.len(),
             packets: captures.iter().map(|c| c.packets).sum(),
             tcp_connections: digests.iter().map(|d| d.len()).sum(),
-            tcp_handshakes,
-            tls_client_hellos: hellos,
-            tls_handshakes,
-            connections_with_keys: with_keys,
-            connections_decrypted: decrypted,
-            requests: observed,
-            requests_estimated: estimated,
-            connections_unknown_requests: unknown,
-            connections_with_requests: carried,
-            servers: 0,
+            tcp_handshakes: all.tcp_handshakes,
+            tls_client_hellos: all.client_hellos,
+            tls_handshakes: all.tls_handshakes,
+            connections_with_keys: all.with_keys,
+            connections_decrypted: all.decrypted,
+            requests: all.observed,
+            requests_estimated: all.estimated,
+            connections_unknown_requests: all.unknown,
+            connections_with_requests: all.with_requests,
+            servers: grouped.servers.len(),
             findings: 0,
             limits: captures.iter().fold(Limits::default(), |mut sum, c| {
                 sum.add(&c.limits);
                 sum
             }),
         };
-        let grouped = servers::servers(each_digest(&digests, None), &captures, names, n, &error);
         Ledger {
             schema_version: SCHEMA_VERSION,
             captures,
-            totals: Totals {
-                servers: grouped.servers.len(),
-                ..totals
-            },
+            totals,
             servers: grouped.servers,
             findings: Vec::new(),
             digests,
@@ -1080,6 +1053,10 @@ pub struct Server {
     /// (`servers::ServerConns::each_by_start`).
     #[serde(skip)]
     pub in_order: Option<bool>,
+    /// When the first TLS handshake to it to complete did (the findings'
+    /// measure of a handshake that could have resumed).
+    #[serde(skip)]
+    pub first_done: Option<Ts>,
 }
 
 /// The kinds of waste connreuse diagnoses.

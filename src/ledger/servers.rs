@@ -209,18 +209,26 @@ impl<'a> ServerConns<'a> {
     }
 }
 
-/// A server's figures, added up one connection at a time.
+/// A server's figures, or all connections', added up one connection at a
+/// time.
 #[derive(Debug, Default)]
 pub struct Aggregate {
-    tls_handshakes: HandshakeTotals,
+    pub tls_handshakes: HandshakeTotals,
     protocols: Vec<&'static str>,
-    observed: u64,
-    estimated: u64,
-    unknown: usize,
+    pub observed: u64,
+    pub estimated: u64,
+    pub unknown: usize,
     connections: usize,
-    tcp_handshakes: usize,
-    with_requests: usize,
+    pub tcp_handshakes: usize,
+    pub with_requests: usize,
     unused: usize,
+    /// For the totals only: ClientHellos, connections with keys, and
+    /// decrypted.
+    pub client_hellos: u64,
+    pub with_keys: usize,
+    pub decrypted: usize,
+    /// When the first TLS handshake to complete did.
+    first_done: Option<Ts>,
 }
 
 impl Aggregate {
@@ -244,6 +252,12 @@ impl Aggregate {
         self.tcp_handshakes += usize::from(c.syn_seen());
         self.with_requests += usize::from(c.carried());
         self.unused += usize::from(c.unused());
+        self.client_hellos += u64::from(c.client_hellos);
+        self.with_keys += usize::from(c.with_keys());
+        self.decrypted += usize::from(c.decrypted());
+        if let Some(t) = c.first_done() {
+            self.first_done = Some(self.first_done.map_or(t, |f| f.min(t)));
+        }
     }
 
     /// The figures, with the most connections open at once.
@@ -290,6 +304,7 @@ impl Aggregate {
             findings: 0,
             first: 0,
             in_order: None,
+            first_done: self.first_done,
         }
     }
 }
@@ -302,9 +317,17 @@ pub fn aggregate(
     name_source: NameSource,
 ) -> Server {
     let mut figures = Aggregate::default();
-    conns.each(|_, c| figures.add(c));
     let mut peak = Peak::default();
-    conns.each_by_start(|_, c| peak.add(c.start, c.end));
+    if conns.in_order == Some(true) {
+        // One pass: the report's order is the order they began.
+        conns.each(|_, c| {
+            figures.add(c);
+            peak.add(c.start, c.end);
+        });
+    } else {
+        conns.each(|_, c| figures.add(c));
+        conns.each_by_start(|_, c| peak.add(c.start, c.end));
+    }
     let mut s = figures.server(capture, server, name_source, peak.peak());
     s.first = conns.range.start;
     s.in_order = conns.in_order;
