@@ -545,7 +545,7 @@ impl Ledger {
             match d {
                 Ok(d) => all.add(&d),
                 Err(e) => {
-                    self.failed(&e);
+                    servers::unreadable(&self.error, &e);
                     break;
                 }
             }
@@ -601,12 +601,6 @@ impl Ledger {
             Some(e) => Err(io::Error::other(e.clone())),
             None => Ok(()),
         }
-    }
-
-    fn failed(&self, e: &io::Error) {
-        let _ = self.error.set(format!(
-            "reading back the digests of finished connections: {e}"
-        ));
     }
 
     /// One reader per capture's store, for [`reader_of`].

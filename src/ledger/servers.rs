@@ -132,6 +132,14 @@ impl super::runs::Record for Indexed {
 /// Every digest by server, then by index.
 pub type ByServer = Sorted<Indexed, (u32, u64)>;
 
+/// Records in `error` that a digest could not be read back (the first such
+/// error is the one reported).
+pub fn unreadable(error: &OnceLock<String>, e: &io::Error) {
+    let _ = error.set(format!(
+        "reading back the digests of finished connections: {e}"
+    ));
+}
+
 fn by_server(r: &Indexed) -> (u32, u64) {
     (r.digest.server, r.index)
 }
@@ -173,12 +181,7 @@ impl<'a> ServerConns<'a> {
         for r in self.all.range(self.range.clone()) {
             match r {
                 Ok(r) => f(r.index as usize, &r.digest),
-                Err(e) => {
-                    let _ = self.error.set(format!(
-                        "reading back the digests of finished connections: {e}"
-                    ));
-                    return;
-                }
+                Err(e) => return unreadable(self.error, &e),
             }
         }
     }
@@ -358,11 +361,6 @@ pub fn servers(
     batch: usize,
     error: &OnceLock<String>,
 ) -> Grouped {
-    let fail = |e: io::Error| {
-        let _ = error.set(format!(
-            "reading back the digests of finished connections: {e}"
-        ));
-    };
     // Per capture, per name: the server's index, once it has one.
     let mut index: Vec<Vec<Option<u32>>> = names.iter().map(|n| vec![None; n.len()]).collect();
     let mut by_name: HashMap<(&str, &str), u32> = HashMap::new();
@@ -376,7 +374,7 @@ pub fn servers(
         let mut d = match d {
             Ok(d) => d,
             Err(e) => {
-                fail(e);
+                unreadable(error, &e);
                 break;
             }
         };
@@ -414,7 +412,7 @@ pub fn servers(
     let by_server = match runs.finish().merged() {
         Ok(sorted) => sorted,
         Err(e) => {
-            fail(e);
+            unreadable(error, &e);
             Sorted::from_vec(by_server, Vec::new())
         }
     };
