@@ -170,6 +170,7 @@ struct Limits {
     gap_bytes: u64,
     secrets_dropped_bytes: u64,
     parser_budget_refusals: u64,
+    requests_not_listed: u64,
 }
 
 impl Limits {
@@ -187,8 +188,9 @@ impl Limits {
             gap_bytes: get("gap_bytes"),
             secrets_dropped_bytes: get("secrets_dropped_bytes"),
             parser_budget_refusals: get("parser_budget_refusals"),
+            requests_not_listed: get("requests_not_listed"),
         };
-        assert_eq!(obj.len(), 10, "limits fields: {v}");
+        assert_eq!(obj.len(), 11, "limits fields: {v}");
         l
     }
 }
