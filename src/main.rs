@@ -111,6 +111,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let (tripped, unknown) = connreuse::judge(&config, &outcome.ledger);
+    if let Err(e) = outcome.ledger.readable() {
+        // The gates' overall figures read every digest once more.
+        eprintln!("connreuse: judging the gates: {e}");
+        return ExitCode::from(exit::USAGE_OR_UNREADABLE);
+    }
     if !config.quiet {
         for u in &unknown {
             eprintln!("connreuse: warning: {u}");
