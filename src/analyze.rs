@@ -166,6 +166,7 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
         )
     };
     let connections = connections.finish();
+    info.limits.connections_to_other_servers = connections.to_other_servers;
     CaptureResult {
         info,
         connections,
@@ -198,6 +199,7 @@ fn limits(c: &Counters, secrets_dropped: u64, parser_budget_refusals: u64) -> Li
         secrets_dropped_bytes: secrets_dropped,
         parser_budget_refusals,
         requests_not_listed: 0,
+        connections_to_other_servers: 0,
     }
 }
 

@@ -171,6 +171,7 @@ struct Limits {
     secrets_dropped_bytes: u64,
     parser_budget_refusals: u64,
     requests_not_listed: u64,
+    connections_to_other_servers: u64,
 }
 
 impl Limits {
@@ -189,8 +190,9 @@ impl Limits {
             secrets_dropped_bytes: get("secrets_dropped_bytes"),
             parser_budget_refusals: get("parser_budget_refusals"),
             requests_not_listed: get("requests_not_listed"),
+            connections_to_other_servers: get("connections_to_other_servers"),
         };
-        assert_eq!(obj.len(), 11, "limits fields: {v}");
+        assert_eq!(obj.len(), 12, "limits fields: {v}");
         l
     }
 }
@@ -1958,4 +1960,62 @@ fn requests_past_the_request_budget_are_counted_not_listed() {
         drop(some);
         assert_eq!(budget.used(), 0, "given back with the connection");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Servers kept apart.
+
+/// A capture keeps `store::MAX_SERVERS` servers apart; connections to
+/// further servers are counted together as one. nDPI's synscan.pcap has
+/// 1994 connections to 1000 servers (`tshark -r synscan.pcap -T fields -e
+/// tcp.stream | sort -u | wc -l` gives 1994 streams; the SYNs' `ip.dst` and
+/// `tcp.dstport` give 1000 pairs): kept to 10, the first 10 servers keep
+/// their connections and the other 990 count the rest, as one server.
+#[test]
+fn servers_past_the_cap_are_counted_together() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/corpus/ndpi/synscan.pcap"
+    );
+    let result = analyze::file(std::path::Path::new(path), &Arc::default(), None);
+    let conns = result.connections.to_vec().expect("records");
+    assert_eq!(conns.len(), 1994);
+    let mut capped = Builder::new(Arc::from(result.info.file.as_str()), true).max_servers(10);
+    conns.iter().cloned().for_each(|c| capped.push(c));
+    let capped = capped.finish();
+    let all = Ledger::from_vecs(vec![(result.info.clone(), conns)]);
+    assert_eq!(all.servers.len(), 1000);
+    let to_others = capped.to_other_servers;
+    let some = Ledger::new(vec![(result.info, capped)]);
+    assert_eq!(some.servers.len(), 11);
+    let other = some
+        .servers
+        .iter()
+        .find(|s| s.name_source == connreuse::ledger::NameSource::Other)
+        .expect("the other servers");
+    assert_eq!(other.server, connreuse::ledger::store::OTHER_SERVERS);
+    assert_eq!(other.connections as u64, to_others);
+    // The servers kept apart have every connection they had.
+    let mut kept = 0;
+    for s in some
+        .servers
+        .iter()
+        .filter(|s| s.name_source != connreuse::ledger::NameSource::Other)
+    {
+        let whole = all
+            .servers
+            .iter()
+            .find(|w| w.server == s.server)
+            .expect("a server");
+        assert_eq!(s.connections, whole.connections, "{}", s.server);
+        kept += s.connections;
+    }
+    assert_eq!(kept as u64 + to_others, 1994);
+    assert!(to_others > 0);
+    assert_eq!(some.totals.tcp_connections, all.totals.tcp_connections);
+    // The name says how many are kept apart.
+    assert!(
+        connreuse::ledger::store::OTHER_SERVERS
+            .contains(&connreuse::ledger::store::MAX_SERVERS.to_string())
+    );
 }

@@ -224,6 +224,9 @@ pub struct Limits {
     /// held `budget::REQUEST_BUDGET` bytes of listed requests at once (the
     /// sum of `http.requests_not_listed`).
     pub requests_not_listed: u64,
+    /// Connections to servers past the first `store::MAX_SERVERS` of the
+    /// capture, counted together as one server (`name_source: other`).
+    pub connections_to_other_servers: u64,
 }
 
 impl Limits {
@@ -282,6 +285,14 @@ impl Limits {
                     l.requests_not_listed
                 ),
             ),
+            (
+                l.connections_to_other_servers,
+                format!(
+                    "{} connections to servers past the first {} counted as one",
+                    l.connections_to_other_servers,
+                    store::MAX_SERVERS
+                ),
+            ),
         ]
         .into_iter()
         .filter(|(count, _)| *count > 0)
@@ -304,6 +315,7 @@ impl Limits {
             secrets_dropped_bytes,
             parser_budget_refusals,
             requests_not_listed,
+            connections_to_other_servers,
         } = *other;
         self.connections_evicted += connections_evicted;
         self.reassembly_cap_hits += reassembly_cap_hits;
@@ -316,6 +328,7 @@ impl Limits {
         self.secrets_dropped_bytes += secrets_dropped_bytes;
         self.parser_budget_refusals += parser_budget_refusals;
         self.requests_not_listed += requests_not_listed;
+        self.connections_to_other_servers += connections_to_other_servers;
     }
 }
 
@@ -1002,6 +1015,9 @@ pub enum NameSource {
     Host,
     /// Neither: the server's address and port.
     Address,
+    /// Not one server: those past the number a capture keeps apart
+    /// (`store::MAX_SERVERS`), together.
+    Other,
 }
 
 /// The figures of one server in one capture: the answer to "how many

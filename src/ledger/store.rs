@@ -34,6 +34,16 @@ use std::sync::Arc;
 /// process).
 pub const SPILL_AT: usize = 16 << 20;
 
+/// Servers a capture keeps apart, at most: each costs about 440 bytes until
+/// the report is written (its name twice, its figures), and a capture of
+/// SYNs to as many addresses, or of as many server names, has as many.
+/// Connections to servers past it are counted together under
+/// [`OTHER_SERVERS`] (`limits.connections_to_other_servers`).
+pub const MAX_SERVERS: usize = 100_000;
+
+/// The name of the server that stands for those past [`MAX_SERVERS`].
+pub const OTHER_SERVERS: &str = "(servers past the first 100000)";
+
 /// Digests kept in memory per capture before a sorted run of them goes to
 /// a temporary file (`ledger::runs`): 8 MiB.
 pub const DIGESTS_IN_MEMORY: usize = 1 << 16;
@@ -181,6 +191,10 @@ pub struct Builder {
     digests: Runs<Digest, u64>,
     names: Vec<(String, NameSource)>,
     name_ids: HashMap<String, u32, foldhash::fast::RandomState>,
+    /// Servers kept apart at most ([`MAX_SERVERS`]).
+    max_servers: usize,
+    /// Connections counted under [`OTHER_SERVERS`].
+    to_other_servers: u64,
 }
 
 impl Builder {
@@ -201,7 +215,15 @@ impl Builder {
             digests: Runs::new(by_first_packet, DIGESTS_IN_MEMORY),
             names: Vec::new(),
             name_ids: HashMap::default(),
+            max_servers: MAX_SERVERS,
+            to_other_servers: 0,
         }
+    }
+
+    /// Keeps at most `n` servers apart rather than [`MAX_SERVERS`].
+    pub fn max_servers(mut self, n: usize) -> Self {
+        self.max_servers = n;
+        self
     }
 
     /// Keeps the records as `encoding` says.
@@ -234,7 +256,13 @@ impl Builder {
         // Their connection's index is given when the report is read.
         c.requests.iter_mut().for_each(|r| r.connection = 0);
         c.anomalies.iter_mut().for_each(|a| a.connection = 0);
-        let (name, source) = name_of(&c);
+        let (mut name, mut source) = name_of(&c);
+        if self.name_ids.len() >= self.max_servers && !self.name_ids.contains_key(&name) {
+            // One more server name than a capture keeps apart.
+            name = OTHER_SERVERS.to_string();
+            source = NameSource::Other;
+            self.to_other_servers += 1;
+        }
         let next = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
         let server = *self.name_ids.entry(name).or_insert_with_key(|name| {
             self.names.push((name.clone(), source));
@@ -314,6 +342,7 @@ impl Builder {
             capture,
             digests,
             names,
+            to_other_servers,
             ..
         } = self;
         let (data, mut error) = match sink {
@@ -349,6 +378,7 @@ impl Builder {
                 encoding,
             },
             warning,
+            to_other_servers,
         }
     }
 }
@@ -363,6 +393,8 @@ pub struct Connections {
     pub store: Store,
     /// Why the records could not leave memory, if they could not.
     pub warning: Option<String>,
+    /// Connections to servers past [`MAX_SERVERS`], counted together.
+    pub to_other_servers: u64,
 }
 
 impl Connections {

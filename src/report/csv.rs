@@ -666,6 +666,7 @@ const CAPTURE_COLUMNS: &[&str] = &[
     "limits_secrets_dropped_bytes",
     "limits_parser_budget_refusals",
     "limits_requests_not_listed",
+    "limits_connections_to_other_servers",
 ];
 
 fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
@@ -699,6 +700,7 @@ fn write_captures(ledger: &Ledger, out: &mut dyn Write) -> io::Result<()> {
             l.secrets_dropped_bytes,
             l.parser_budget_refusals,
             l.requests_not_listed,
+            l.connections_to_other_servers,
         ] {
             r.num(v)?;
         }
