@@ -322,7 +322,8 @@ fn without_records_the_figures_are_the_same_and_listing_fails() {
 /// packets reversed, as in a capture whose packets are out of time order):
 /// each server's figures and findings are those of the same connections
 /// listed in order, the findings' indices mapped, though the rules must
-/// then sort each server's connections rather than read them as listed.
+/// then sort each server's connections rather than read them as listed
+/// (here in runs of three in the temporary file).
 #[test]
 fn connections_listed_out_of_the_order_they_began_give_the_same_findings() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -347,12 +348,14 @@ fn connections_listed_out_of_the_order_they_began_give_the_same_findings() {
         for (i, c) in reversed.iter_mut().enumerate() {
             c.tcp.first_packet = (n - i) as u64;
         }
-        let diagnosed = |conns| {
-            let mut l = Ledger::from_vecs(vec![(result.info.clone(), conns)]);
+        // The second sorted by start in runs of three.
+        let diagnosed = |conns: Vec<Connection>, batch| {
+            let set = Connections::from_vec(&result.info.file, conns);
+            let mut l = Ledger::with_digests_in_memory(vec![(result.info.clone(), set)], batch);
             l.set_findings(connreuse::findings::diagnose(&l));
             l
         };
-        let (a, b) = (diagnosed(conns), diagnosed(reversed));
+        let (a, b) = (diagnosed(conns, 1 << 16), diagnosed(reversed, 3));
         if b.servers.iter().any(|s| s.connections > 1) {
             assert!(
                 b.servers.iter().any(|s| s.in_order == Some(false)),

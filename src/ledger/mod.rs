@@ -525,6 +525,8 @@ pub struct Ledger {
     error: std::sync::OnceLock<String>,
     /// Why the digests of the servers stayed in memory, if they did.
     pub warning: Option<String>,
+    /// Digests kept in memory while sorting (`servers::DIGESTS_IN_MEMORY`).
+    batch: usize,
 }
 
 impl Ledger {
@@ -577,7 +579,8 @@ impl Ledger {
             &self.by_server,
             s.first..s.first + s.connections,
             &self.error,
-        );
+        )
+        .batch(self.batch);
         match s.in_order {
             Some(known) => conns.in_order(known),
             None => conns,
@@ -737,6 +740,7 @@ impl Ledger {
             stores,
             error,
             warning: grouped.warning,
+            batch: n,
         }
     }
 }

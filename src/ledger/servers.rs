@@ -144,6 +144,10 @@ fn by_server(r: &Indexed) -> (u32, u64) {
     (r.digest.server, r.index)
 }
 
+fn by_start(r: &Indexed) -> (Ts, u64) {
+    (r.digest.start, r.index)
+}
+
 /// One server's connections with their indices in the report, to be read
 /// as often as its figures and findings need: in the report's order, or
 /// in the order they began. A digest that cannot be read back ends the
@@ -155,6 +159,8 @@ pub struct ServerConns<'a> {
     error: &'a OnceLock<String>,
     /// Whether they began in the report's order, when known.
     in_order: Option<bool>,
+    /// Digests kept in memory while sorting them by start.
+    batch: usize,
 }
 
 impl<'a> ServerConns<'a> {
@@ -165,7 +171,14 @@ impl<'a> ServerConns<'a> {
             range,
             error,
             in_order: None,
+            batch: DIGESTS_IN_MEMORY,
         }
+    }
+
+    /// Sorted by start, when they must be, `n` digests at a time rather
+    /// than [`DIGESTS_IN_MEMORY`].
+    pub fn batch(self, n: usize) -> Self {
+        ServerConns { batch: n, ..self }
     }
 
     /// Known to have begun in the report's order, or not.
@@ -203,11 +216,19 @@ impl<'a> ServerConns<'a> {
         if in_order {
             return self.each(f);
         }
-        let mut sorted: Vec<(usize, Digest)> = Vec::new();
-        self.each(|i, d| sorted.push((i, d.clone())));
-        sorted.sort_unstable_by_key(|(i, d)| (d.start, *i));
-        for (i, d) in &sorted {
-            f(*i, d);
+        // Sorted as the digests were: in runs, past a batch.
+        let mut sorted = Runs::new(by_start, self.batch);
+        self.each(|i, d| {
+            sorted.push(Indexed {
+                index: i as u64,
+                digest: d.clone(),
+            })
+        });
+        for r in sorted.finish().iter() {
+            match r {
+                Ok(r) => f(r.index as usize, &r.digest),
+                Err(e) => return unreadable(self.error, &e),
+            }
         }
     }
 }
@@ -431,8 +452,9 @@ pub fn servers(
                 .cloned()
                 .unwrap_or((String::new(), NameSource::Address));
             let capture = captures.get(k).map(|c| c.file.clone()).unwrap_or_default();
-            let conns =
-                ServerConns::new(&by_server, first..first + count, error).in_order(!out_of_order);
+            let conns = ServerConns::new(&by_server, first..first + count, error)
+                .in_order(!out_of_order)
+                .batch(batch);
             first += count;
             aggregate(&conns, capture, name, source)
         })
