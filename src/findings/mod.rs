@@ -114,8 +114,9 @@ fn fill(conns: &ServerConns<'_>, found: &mut [(Finding, Pick)]) {
         if !found.iter().any(|(_, p)| p.by_index() == by_index) {
             continue;
         }
-        // Bursts of dials are many at most, in order and apart: the next
-        // one to fill is followed with a cursor rather than each asked.
+        // Bursts of dials can be many; they come in order and apart, so
+        // the next one to fill is followed with a cursor rather than each
+        // asked.
         let (bursts, others): (Vec<_>, Vec<_>) = found
             .iter_mut()
             .filter(|(_, p)| p.by_index() == by_index)
