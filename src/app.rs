@@ -270,25 +270,34 @@ impl Parsers {
         self.collect();
     }
 
-    /// Moves finished exchanges out of the parsers.
+    /// Moves finished exchanges out of the parsers, listed within the
+    /// request budget, else counted.
     fn collect(&mut self) {
-        let mut done = Vec::new();
-        if let Some(h1) = &mut self.h1 {
-            done.extend(h1.take_requests().map(|e| e.request));
+        let Parsers {
+            h1,
+            h2,
+            requests,
+            listed,
+            not_listed,
+            unknown_h2_requests,
+            ..
+        } = self;
+        let mut list = |r: Request| {
+            if listed.take(listed_bytes(&r)) {
+                requests.push(r);
+            } else {
+                not_listed.add(&r);
+            }
+        };
+        if let Some(h1) = h1 {
+            h1.take_requests().for_each(|e| list(e.request));
         }
-        if let Some(h2) = &mut self.h2 {
+        if let Some(h2) = h2 {
             for e in h2.take_requests() {
                 if !e.request_headers_known {
-                    self.unknown_h2_requests += 1;
+                    *unknown_h2_requests += 1;
                 }
-                done.push(e.request);
-            }
-        }
-        for r in done {
-            if self.listed.take(listed_bytes(&r)) {
-                self.requests.push(r);
-            } else {
-                self.not_listed.add(&r);
+                list(e.request);
             }
         }
     }
