@@ -76,7 +76,14 @@ fn main() -> ExitCode {
         }
     }
     // serde_json writes in small pieces: a large buffer makes few calls.
-    let mut out = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    // Not a terminal, they go to the file itself: stdout's line buffering
+    // would look through each megabyte for a line break.
+    let direct = (!terminal).then(|| stdout_file(&stdout)).flatten();
+    let sink: Box<dyn Write> = match direct {
+        Some(file) => Box::new(file),
+        None => Box::new(stdout.lock()),
+    };
+    let mut out = io::BufWriter::with_capacity(1 << 20, sink);
     // Files first: a report that cannot be written is an error (exit 2).
     let files = (|| -> io::Result<()> {
         if let (OutputFormat::Csv, Some(dir)) = (config.format, &config.csv_dir) {
@@ -138,4 +145,20 @@ fn main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The file stdout writes to, without stdout's own buffering.
+#[cfg(unix)]
+fn stdout_file(stdout: &io::Stdout) -> Option<std::fs::File> {
+    use std::os::fd::AsFd;
+    stdout
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(std::fs::File::from)
+}
+
+#[cfg(not(unix))]
+fn stdout_file(_: &io::Stdout) -> Option<std::fs::File> {
+    None
 }

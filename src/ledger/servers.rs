@@ -2,24 +2,30 @@
 //! many handshakes served how many requests" for each server.
 
 use super::runs::{Runs, Sorted};
-use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server};
+use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server, V4Text};
 use crate::Ts;
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::io;
+use std::net::SocketAddr;
 use std::ops::Range;
 use std::sync::OnceLock;
 
 /// The name a connection's server goes by: SNI, else the first request's
 /// Host or `:authority`, else its address.
-pub fn name_of(c: &Connection) -> (String, NameSource) {
-    if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.clone()) {
-        return (sni.to_string(), NameSource::Sni);
+pub fn name_of(c: &Connection) -> (Cow<'_, str>, NameSource) {
+    if let Some(sni) = c.tls.as_ref().and_then(|t| t.sni.as_deref()) {
+        return (Cow::Borrowed(sni), NameSource::Sni);
     }
-    if let Some(host) = c.request_span.authority.clone() {
-        return (host, NameSource::Host);
+    if let Some(host) = c.request_span.authority.as_deref() {
+        return (Cow::Borrowed(host), NameSource::Host);
     }
-    (c.tcp.server.to_string(), NameSource::Address)
+    let address = match &c.tcp.server {
+        SocketAddr::V4(v4) => V4Text::of(v4).as_str().to_string(),
+        v6 => v6.to_string(),
+    };
+    (Cow::Owned(address), NameSource::Address)
 }
 
 /// How many requests a connection carried, as far as can be told: Some(n)

@@ -17,6 +17,7 @@
 //! every capture has been read), one per line. Writing the report then
 //! copies them, with no decoding and no second serialization.
 
+use super::compact;
 use super::digest::Digest;
 use super::runs::{Runs, Sorted};
 use super::servers::name_of;
@@ -256,24 +257,37 @@ impl Builder {
         // Their connection's index is given when the report is read.
         c.requests.iter_mut().for_each(|r| r.connection = 0);
         c.anomalies.iter_mut().for_each(|a| a.connection = 0);
-        let (mut name, mut source) = name_of(&c);
-        if self.name_ids.len() >= self.max_servers && !self.name_ids.contains_key(&name) {
-            // One more server name than a capture keeps apart.
-            name = OTHER_SERVERS.to_string();
-            source = NameSource::Other;
-            self.to_other_servers += 1;
-        }
-        let next = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        let server = *self.name_ids.entry(name).or_insert_with_key(|name| {
-            self.names.push((name.clone(), source));
-            next
-        });
+        let server = self.server_of(&c);
         let loc = if self.keep {
             self.write(&c)
         } else {
             Loc::default()
         };
         self.digests.push(Digest::of(&c, loc, server));
+    }
+
+    /// The index of `c`'s server, a new one if its name is new (and
+    /// [`OTHER_SERVERS`] past [`MAX_SERVERS`]). A name is copied only when
+    /// it is new.
+    fn server_of(&mut self, c: &Connection) -> u32 {
+        let (name, source) = name_of(c);
+        if let Some(&id) = self.name_ids.get(name.as_ref()) {
+            return id;
+        }
+        let (name, source) = if self.name_ids.len() >= self.max_servers {
+            // One more server name than a capture keeps apart.
+            self.to_other_servers += 1;
+            if let Some(&id) = self.name_ids.get(OTHER_SERVERS) {
+                return id;
+            }
+            (OTHER_SERVERS.to_string(), NameSource::Other)
+        } else {
+            (name.into_owned(), source)
+        };
+        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.names.push((name.clone(), source));
+        self.name_ids.insert(name, id);
+        id
     }
 
     fn write(&mut self, c: &Connection) -> Loc {
@@ -716,7 +730,7 @@ fn encode_msgpack(c: &Connection, buf: &mut Vec<u8>, error: &mut Option<String>)
 fn encode_json(c: &Connection, buf: &mut Vec<u8>, error: &mut Option<String>) -> [u32; 3] {
     let mut lens = [0u32; 3];
     let before = buf.len();
-    if let Err(e) = serde_json::to_writer(&mut *buf, c) {
+    if let Err(e) = compact::write(buf, c) {
         error.get_or_insert_with(|| format!("a finished connection as JSON: {e}"));
     }
     lens[0] = part_len(buf.len() - before, error);
@@ -736,7 +750,7 @@ fn json_items<T: Serialize>(items: &[T], buf: &mut Vec<u8>, error: &mut Option<S
             buf.push(b'\n');
         }
         let start = buf.len();
-        let written = serde_json::to_writer(&mut *buf, item);
+        let written = compact::write(buf, item);
         // The prefix, then the next field: not `{"connection":07`.
         let prefixed = buf.get(start..).is_some_and(|b| {
             b.starts_with(JSON_ITEM_PREFIX) && b.get(JSON_ITEM_PREFIX.len()) == Some(&b',')
