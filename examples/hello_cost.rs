@@ -202,9 +202,9 @@ fn main() {
             }
             (f.ciphers[0], f.sig_algs[0]) = (cipher, sig);
             let hf = f.hello_fields();
-            assert_eq!(fingerprint::ja3(&hf), "2a26b1a62e40d25d4de3babc9d532f30");
+            assert_eq!(&*fingerprint::ja3(&hf), "2a26b1a62e40d25d4de3babc9d532f30");
             assert_eq!(
-                fingerprint::ja4(&hf),
+                &*fingerprint::ja4(&hf),
                 "t12d6707h2_2955a3196ffa_c83f907a73d3"
             );
         }

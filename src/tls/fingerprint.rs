@@ -12,6 +12,7 @@ use super::is_grease;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
+use std::sync::Arc;
 
 /// The ClientHello fields both fingerprints read, in wire order, GREASE
 /// values included (each fingerprint drops them itself).
@@ -259,7 +260,7 @@ pub fn ja3_string(f: &HelloFields<'_>) -> String {
 /// JA3: the MD5 of [`ja3_string`], lower-case hex; the string itself is
 /// hashed as it is written, never stored, and not even written when this
 /// thread fingerprinted the same fields recently (see [`Memo`]).
-pub fn ja3(f: &HelloFields<'_>) -> String {
+pub fn ja3(f: &HelloFields<'_>) -> Arc<str> {
     let hex = memoized(
         Memos::ja3,
         |key| {
@@ -279,7 +280,7 @@ pub fn ja3(f: &HelloFields<'_>) -> String {
             hex_array(&md5.finalize())
         },
     );
-    ascii_string(hex.to_vec())
+    ascii(&hex)
 }
 
 /// Lower-case hex of `bytes`, which must be `N / 2` long.
@@ -292,9 +293,10 @@ fn hex_array<const N: usize>(bytes: &[u8]) -> [u8; N] {
 }
 
 /// The fingerprint text built as bytes: ASCII by construction, so the
-/// UTF-8 check cannot fail.
-fn ascii_string(text: Vec<u8>) -> String {
-    String::from_utf8(text).unwrap_or_default()
+/// UTF-8 check cannot fail. Shared: the connection's summary and its
+/// record hold it without a copy.
+fn ascii(text: &[u8]) -> Arc<str> {
+    Arc::from(std::str::from_utf8(text).unwrap_or_default())
 }
 
 /// The first 12 hex characters of the SHA-256 of `head` as comma-joined
@@ -541,7 +543,7 @@ fn ja4_alpn(first: Option<&[u8]>) -> [char; 2] {
 /// 4-hex-digit cipher list, `_`, the same of the sorted extension list
 /// without SNI (0000) and ALPN (0010), followed by `_` and the signature
 /// algorithms in wire order when there are any.
-pub fn ja4(f: &HelloFields<'_>) -> String {
+pub fn ja4(f: &HelloFields<'_>) -> Arc<str> {
     let (mut ext_count, mut sni) = (0usize, false);
     let mut exts = SmallU16::<STACK_LIST>::new();
     for e in f.extensions.iter().copied().filter(not_grease) {
@@ -595,7 +597,7 @@ pub fn ja4(f: &HelloFields<'_>) -> String {
     out.extend_from_slice(&cipher_hash);
     out.push(b'_');
     out.extend_from_slice(&ext_hash);
-    ascii_string(out)
+    ascii(&out)
 }
 
 #[cfg(test)]
@@ -625,7 +627,7 @@ mod tests {
             ja3_string(&f),
             "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
         );
-        assert_eq!(ja3(&f), "ada70206e40642a3e4461f35503241d5");
+        assert_eq!(&*ja3(&f), "ada70206e40642a3e4461f35503241d5");
 
         let ciphers = [4, 5, 10, 9, 100, 98, 3, 6, 19, 18, 99];
         let f = HelloFields {
@@ -634,7 +636,7 @@ mod tests {
             ..HelloFields::default()
         };
         assert_eq!(ja3_string(&f), "769,4-5-10-9-100-98-3-6-19-18-99,,,");
-        assert_eq!(ja3(&f), "de350869b8c85de67a350c8d186f11e6");
+        assert_eq!(&*ja3(&f), "de350869b8c85de67a350c8d186f11e6");
     }
 
     #[test]
@@ -674,11 +676,11 @@ mod tests {
             first_alpn: Some(b"h2"),
             ..HelloFields::default()
         };
-        assert_eq!(ja4(&f), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(&*ja4(&f), "t13d1516h2_8daaf6152771_e5627efa2ab1");
 
         // "If there are no signature algorithms": 6d807ffa2a79 in the spec.
         let f = HelloFields { sig_algs: &[], ..f };
-        assert_eq!(ja4(&f), "t13d1516h2_8daaf6152771_6d807ffa2a79");
+        assert_eq!(&*ja4(&f), "t13d1516h2_8daaf6152771_6d807ffa2a79");
     }
 
     #[test]
@@ -701,7 +703,7 @@ mod tests {
             legacy_version: 0x0301,
             ..HelloFields::default()
         };
-        assert_eq!(ja4(&f), "t10i000000_000000000000_000000000000");
+        assert_eq!(&*ja4(&f), "t10i000000_000000000000_000000000000");
     }
 
     /// Every u16: the digit tokens spell what `format!` spells.
@@ -857,8 +859,8 @@ mod tests {
             prop_assert_eq!(ja3_string(&f), reference::ja3_string(&f));
             // The second call is answered by the memo.
             for _ in 0..2 {
-                prop_assert_eq!(ja3(&f), reference::ja3(&f));
-                prop_assert_eq!(ja4(&f), reference::ja4(&f));
+                prop_assert_eq!(&*ja3(&f), reference::ja3(&f));
+                prop_assert_eq!(&*ja4(&f), reference::ja4(&f));
             }
         }
 
@@ -898,8 +900,8 @@ mod tests {
                     sig_algs: s,
                     ..HelloFields::default()
                 };
-                prop_assert_eq!(ja3(&f), reference::ja3(&f));
-                prop_assert_eq!(ja4(&f), reference::ja4(&f));
+                prop_assert_eq!(&*ja3(&f), reference::ja3(&f));
+                prop_assert_eq!(&*ja4(&f), reference::ja4(&f));
             }
         }
     }
@@ -926,8 +928,8 @@ mod tests {
             ..a
         };
         for f in [a, b, a, b, greased] {
-            assert_eq!(ja3(&f), reference::ja3(&f));
-            assert_eq!(ja4(&f), reference::ja4(&f));
+            assert_eq!(&*ja3(&f), reference::ja3(&f));
+            assert_eq!(&*ja4(&f), reference::ja4(&f));
         }
         assert_ne!(ja3(&a), ja3(&b));
         assert_eq!(ja3(&b), ja3(&greased));
@@ -945,8 +947,8 @@ mod tests {
             ..HelloFields::default()
         };
         for _ in 0..2 {
-            assert_eq!(ja3(&f), reference::ja3(&f));
-            assert_eq!(ja4(&f), reference::ja4(&f));
+            assert_eq!(&*ja3(&f), reference::ja3(&f));
+            assert_eq!(&*ja4(&f), reference::ja4(&f));
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::fingerprint::{self, HelloFields, SmallU16};
 use super::names;
 use serde::{Deserialize, Serialize, Serializer};
+use std::sync::Arc;
 use tls_parser::{
     TlsExtension, parse_tls_client_hello_extension, parse_tls_handshake_client_hello,
     parse_tls_handshake_server_hello, parse_tls_server_hello_extension,
@@ -95,9 +96,9 @@ pub struct ClientHello {
     /// supported_versions (RFC 8446 4.2.1), GREASE removed.
     #[serde(serialize_with = "ser_versions")]
     pub supported_versions: Vec<u16>,
-    pub sni: Option<String>,
+    pub sni: Option<Arc<str>>,
     /// ALPN protocol names offered, in order (RFC 7301 3.1).
-    pub alpn: Vec<String>,
+    pub alpn: Vec<Arc<str>>,
     /// Cipher suites offered, in order, GREASE included.
     pub cipher_suites: Vec<u16>,
     /// Only the length is reported; the bytes serve resumption detection.
@@ -115,8 +116,8 @@ pub struct ClientHello {
     /// The hello came in SSLv2-compatible form (RFC 5246 E.2).
     pub sslv2: bool,
     /// None for SSLv2-compatible hellos (JA3 is defined over TLS hellos).
-    pub ja3: Option<String>,
-    pub ja4: Option<String>,
+    pub ja3: Option<Arc<str>>,
+    pub ja4: Option<Arc<str>>,
     #[serde(skip)]
     pub random: [u8; 32],
     /// A fingerprint of the session ticket presented, to find the session
@@ -236,13 +237,13 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
                 out.sni = list
                     .iter()
                     .find(|(t, _)| t.0 == 0)
-                    .map(|(_, name)| String::from_utf8_lossy(name).into_owned());
+                    .map(|(_, name)| Arc::from(String::from_utf8_lossy(name)));
             }
             TlsExtension::ALPN(list) => {
                 first_alpn = list.first().copied();
                 out.alpn = list
                     .iter()
-                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .map(|p| Arc::from(String::from_utf8_lossy(p)))
                     .collect();
             }
             // GREASE dropped here already: JA4 drops it too, so the

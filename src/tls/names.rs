@@ -1,6 +1,49 @@
 //! Human names for TLS code points: protocol versions, cipher suites (IANA names from tls-parser's table) and alert descriptions.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 use tls_parser::TlsCipherSuite;
+
+/// Names each thread keeps once made, per kind: at most the 65 536 values
+/// of a code point, and in practice a few.
+#[derive(Default)]
+struct Names {
+    versions: HashMap<u16, Arc<str>>,
+    ciphers: HashMap<u16, Arc<str>>,
+}
+
+thread_local! {
+    static NAMES: RefCell<Names> = RefCell::default();
+}
+
+/// The name of `v` in `kind`, made by `make` the first time this thread
+/// asks: every finished TLS connection names its version and cipher suite,
+/// and sharing them saves two allocations a connection.
+fn shared(
+    kind: fn(&mut Names) -> &mut HashMap<u16, Arc<str>>,
+    v: u16,
+    make: fn(u16) -> String,
+) -> Arc<str> {
+    NAMES.with(|names| match names.try_borrow_mut() {
+        Ok(mut names) => Arc::clone(
+            kind(&mut names)
+                .entry(v)
+                .or_insert_with(|| Arc::from(make(v))),
+        ),
+        Err(_) => Arc::from(make(v)),
+    })
+}
+
+/// [`version_name`], shared.
+pub fn version_arc(v: u16) -> Arc<str> {
+    shared(|n| &mut n.versions, v, version_name)
+}
+
+/// [`cipher_name`], shared.
+pub fn cipher_arc(id: u16) -> Arc<str> {
+    shared(|n| &mut n.ciphers, id, cipher_name)
+}
 
 /// "TLS 1.3", "SSL 3.0", ..., "TLS 1.3 draft 23", or "0x1234" for anything else.
 pub fn version_name(v: u16) -> String {

@@ -14,7 +14,7 @@
 //! second flight), or, in TLS 1.2, application data from the server.
 
 use super::hello::{self, ClientHello, HelloError, ServerHello, TicketOffer};
-use super::names::{alert_name, cipher_name, is_tls13, version_name};
+use super::names::{alert_name, cipher_arc, is_tls13, version_arc, version_name};
 use super::record::{Framer, RecordEvent, RecordSink, SSLV2};
 use super::{
     AnomalyKind, Close, MAX_ANOMALIES, MAX_HANDSHAKES, MAX_HELLO_LEN, TlsAnomaly, content,
@@ -1252,18 +1252,16 @@ impl TlsSession {
             version: first
                 .and_then(|h| h.version)
                 .filter(|_| sh.is_some())
-                .map(|v| Arc::from(version_name(v))),
-            sni: ch.and_then(|c| c.sni.as_deref()).map(Arc::from),
-            alpn_offered: ch
-                .map(|c| c.alpn.iter().map(|a| Arc::from(a.as_str())).collect())
-                .unwrap_or_default(),
+                .map(version_arc),
+            sni: ch.and_then(|c| c.sni.clone()),
+            alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
             alpn: alpn.map(Arc::from),
             alpn_source,
-            cipher: sh.map(|s| Arc::from(cipher_name(s.cipher_suite))),
+            cipher: sh.map(|s| cipher_arc(s.cipher_suite)),
             resumed: first.and_then(|h| h.resumed),
             outcome: first.map(|h| h.outcome),
-            ja3: ch.and_then(|c| c.ja3.as_deref()).map(Arc::from),
-            ja4: ch.and_then(|c| c.ja4.as_deref()).map(Arc::from),
+            ja3: ch.and_then(|c| c.ja3.clone()),
+            ja4: ch.and_then(|c| c.ja4.clone()),
             handshakes: c.handshakes.len(),
             client_hellos: c
                 .handshakes
@@ -2101,7 +2099,7 @@ mod tests {
         );
         let c = h.client_hello.as_ref().unwrap();
         assert_eq!(c.sni.as_deref(), Some("www.google-analytics.com"));
-        assert_eq!(c.alpn.first().map(String::as_str), Some("h2"));
+        assert_eq!(c.alpn.first().map(|a| &**a), Some("h2"));
         assert_eq!(c.ja3.as_deref(), Some("d78489b860c8bf7838a6ff0b4d131541"));
         assert_eq!(
             c.ja4.as_deref(),
