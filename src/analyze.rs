@@ -49,12 +49,35 @@ pub fn file(path: &Path, keys: &Arc<KeyLog>, progress: Option<&ProgressBar>) -> 
     file_keeping(path, keys, progress, Keep::Records)
 }
 
+/// How many threads one capture may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Threads {
+    /// Everything on the calling thread.
+    One,
+    /// A second thread sets the finished connections' records aside
+    /// (`ledger::store`: their encoding is a third of a JSON run on short
+    /// connections) while the calling thread reads on. The result is the
+    /// same: the records arrive in the order the connections finished.
+    Two,
+}
+
 /// [`file`], keeping what `keep` says of the finished connections.
 pub fn file_keeping(
     path: &Path,
     keys: &Arc<KeyLog>,
     progress: Option<&ProgressBar>,
     keep: Keep,
+) -> CaptureResult {
+    file_on(path, keys, progress, keep, Threads::One)
+}
+
+/// [`file_keeping`] on `threads` threads.
+pub fn file_on(
+    path: &Path,
+    keys: &Arc<KeyLog>,
+    progress: Option<&ProgressBar>,
+    keep: Keep,
+    threads: Threads,
 ) -> CaptureResult {
     let name = path.display().to_string();
     let src: Box<dyn Read + Send> = if path.as_os_str() == "-" {
@@ -70,7 +93,7 @@ pub fn file_keeping(
         None => src,
     };
     match Reader::new(src) {
-        Ok(reader) => run(name, reader, keys, keep),
+        Ok(reader) => run(name, reader, keys, keep, threads),
         Err(e) => failed(name, e, keep),
     }
 }
@@ -88,7 +111,7 @@ pub fn reader_keeping(
     keep: Keep,
 ) -> CaptureResult {
     match Reader::new(src) {
-        Ok(reader) => run(name, reader, keys, keep),
+        Ok(reader) => run(name, reader, keys, keep, Threads::One),
         Err(e) => failed(name, e, keep),
     }
 }
@@ -104,7 +127,124 @@ fn failed(name: String, e: capture::Error, keep: Keep) -> CaptureResult {
     }
 }
 
-fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> CaptureResult {
+fn run(
+    name: String,
+    reader: Reader,
+    keys: &Arc<KeyLog>,
+    keep: Keep,
+    threads: Threads,
+) -> CaptureResult {
+    let builder = builder(Arc::from(name.as_str()), keep);
+    if threads == Threads::One || keep == Keep::Digests {
+        let mut builder = builder;
+        let (info, error) = read(name, reader, keys, &mut |c| builder.push(c));
+        return result(info, builder, error);
+    }
+    let in_flight = &InFlight::default();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Connection>, usize)>();
+        // Batches set aside come back to be freed here, where they were
+        // allocated: freed on the writer's thread, every allocation here
+        // would miss this thread's cache of free blocks.
+        let (back, returned) = std::sync::mpsc::channel::<Vec<Connection>>();
+        let writer = scope.spawn(move || {
+            let mut builder = builder;
+            for (mut batch, weight) in rx {
+                batch.iter_mut().for_each(|c| builder.push_mut(c));
+                in_flight.release(weight);
+                // Only gone once the reader is done: then dropped here.
+                let _ = back.send(batch);
+            }
+            builder
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch_weight = 0;
+        let send = |batch: &mut Vec<Connection>, batch_weight: &mut usize| {
+            in_flight.take(*batch_weight, || writer.is_finished());
+            // The next batch in a vector that came back, if one did.
+            let mut next = None;
+            for mut done in returned.try_iter() {
+                done.clear();
+                next.get_or_insert(done);
+            }
+            let next = next.unwrap_or_else(|| Vec::with_capacity(BATCH));
+            let full = std::mem::replace(batch, next);
+            // Gone only if the writer panicked, which `join` passes on.
+            let _ = tx.send((full, std::mem::take(batch_weight)));
+        };
+        let (info, error) = read(name, reader, keys, &mut |c| {
+            batch_weight += weight(&c);
+            batch.push(c);
+            if batch.len() == BATCH || batch_weight >= IN_FLIGHT / 4 {
+                send(&mut batch, &mut batch_weight);
+            }
+        });
+        if !batch.is_empty() {
+            send(&mut batch, &mut batch_weight);
+        }
+        drop(tx);
+        match writer.join() {
+            Ok(builder) => result(info, builder, error),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Finished connections handed to the writer thread at once.
+const BATCH: usize = 64;
+
+/// Bytes of finished connections handed to the writer thread and not yet
+/// set aside, at most (one connection alone may be more): the reader waits
+/// past it, so that a writer falling behind costs bounded memory.
+const IN_FLIGHT: usize = 16 << 20;
+
+/// About what a finished connection holds in memory: its record and its
+/// listed requests and anomalies.
+fn weight(c: &Connection) -> usize {
+    std::mem::size_of::<Connection>()
+        + c.requests.len() * (std::mem::size_of::<crate::ledger::Request>() + 64)
+        + c.anomalies.len() * std::mem::size_of::<crate::ledger::Anomaly>()
+}
+
+/// The bytes in flight to the writer thread.
+#[derive(Default)]
+struct InFlight {
+    bytes: std::sync::Mutex<usize>,
+    released: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Counts `weight` more, first waiting while that would pass
+    /// [`IN_FLIGHT`] (and something is in flight, and the writer is not
+    /// gone).
+    fn take(&self, weight: usize, writer_gone: impl Fn() -> bool) {
+        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        while *bytes > 0 && *bytes + weight > IN_FLIGHT && !writer_gone() {
+            bytes = self
+                .released
+                .wait_timeout(bytes, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *bytes += weight;
+    }
+
+    fn release(&self, weight: usize) {
+        let mut bytes = self.bytes.lock().unwrap_or_else(|e| e.into_inner());
+        *bytes = bytes.saturating_sub(weight);
+        self.released.notify_one();
+    }
+}
+
+/// Reads every frame of `reader`, handing each finished connection to
+/// `done` in the order they finish: what the capture was, and the error
+/// that stopped reading, if one did.
+fn read(
+    name: String,
+    mut reader: Reader,
+    keys: &Arc<KeyLog>,
+    done: &mut dyn FnMut(Connection),
+) -> (Capture, Option<capture::Error>) {
     let mut info = Capture {
         file: name,
         format: Some(reader.format()),
@@ -115,7 +255,6 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
     let shared = Rc::clone(&store);
     let mut table = Table::new(move || Session::with_keys(Some(Rc::clone(&shared))));
     let file: Arc<str> = Arc::from(info.file.as_str());
-    let mut connections = builder(Arc::clone(&file), keep);
     let mut last = At::default();
     let error = loop {
         // Decryption Secrets Blocks come before the packets they open.
@@ -150,10 +289,10 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &file, &mut connections);
+        collect(&mut table, &file, done);
     };
     table.finish_all();
-    collect(&mut table, &file, &mut connections);
+    collect(&mut table, &file, done);
     info.last_ts = info.first_ts.map(|_| last.ts);
     info.bytes = reader.offset();
     info.limits = Limits {
@@ -165,7 +304,12 @@ fn run(name: String, mut reader: Reader, keys: &Arc<KeyLog>, keep: Keep) -> Capt
             store.budget().refusals(),
         )
     };
-    let connections = connections.finish();
+    (info, error)
+}
+
+/// The capture's result once every finished connection is in `builder`.
+fn result(mut info: Capture, builder: Builder, error: Option<capture::Error>) -> CaptureResult {
+    let connections = builder.finish();
     info.limits.connections_to_other_servers = connections.to_other_servers;
     CaptureResult {
         info,
@@ -203,14 +347,14 @@ fn limits(c: &Counters, secrets_dropped: u64, parser_budget_refusals: u64) -> Li
     }
 }
 
-fn collect(table: &mut Table<Session>, file: &Arc<str>, out: &mut Builder) {
-    for done in table.take_finished() {
-        let mut c = entry(file, done);
+fn collect(table: &mut Table<Session>, file: &Arc<str>, done: &mut dyn FnMut(Connection)) {
+    for finished in table.take_finished() {
+        let mut c = entry(file, finished);
         if let Some(t) = &mut c.tls {
             c.record_span = crate::findings::record_span(t, c.tcp.end);
             t.first_records = Vec::new();
         }
-        out.push(c);
+        done(c);
     }
 }
 
@@ -241,5 +385,35 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         request_span: not_listed,
         record_span: None,
         requests: session.take_requests(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// The reader waits while the writer holds as much as it may, until
+    /// the writer gives some back; alone, a connection heavier than the
+    /// bound passes, and a writer that is gone never holds it up.
+    #[test]
+    fn the_reader_waits_for_the_writer_past_the_bound() {
+        let in_flight = InFlight::default();
+        in_flight.take(IN_FLIGHT + 1, || false);
+        let released = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                released.store(true, Ordering::SeqCst);
+                in_flight.release(IN_FLIGHT + 1);
+            });
+            in_flight.take(1, || false);
+            assert!(released.load(Ordering::SeqCst));
+        });
+        in_flight.take(IN_FLIGHT, || true);
+        assert_eq!(
+            *in_flight.bytes.lock().unwrap_or_else(|e| e.into_inner()),
+            IN_FLIGHT + 1
+        );
     }
 }

@@ -67,8 +67,10 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Read at most N captures at once (one per core by default); the
-    /// report is the same whatever N is.
+    /// Use at most N threads (one per core by default): N captures read at
+    /// once, and with fewer captures than N, a second thread for each to
+    /// set its connections' records aside. The report is the same whatever
+    /// N is.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 }

@@ -100,11 +100,19 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     } else {
         analyze::Keep::Digests
     };
+    // Fewer captures than threads: each capture sets its records aside on
+    // a thread of its own (analyze::Threads).
+    let threads = config.jobs.unwrap_or_else(rayon::current_num_threads);
+    let each = if config.captures.len() < threads {
+        analyze::Threads::Two
+    } else {
+        analyze::Threads::One
+    };
     let read_all = || -> Vec<analyze::CaptureResult> {
         config
             .captures
             .par_iter()
-            .map(|path| analyze::file_keeping(path, &keys, progress, keep))
+            .map(|path| analyze::file_on(path, &keys, progress, keep, each))
             .collect()
     };
     // rayon's global pool has one thread per core; --jobs asks for fewer

@@ -4,7 +4,7 @@
 //! (decrypted with its key log where it has one, so that requests and
 //! anomalies are in the records).
 
-use connreuse::analyze::{self, Keep};
+use connreuse::analyze::{self, Keep, Threads};
 use connreuse::keys::KeyLog;
 use connreuse::ledger::store::{Builder, Encoding};
 use connreuse::ledger::{Anomaly, Connection, Connections, Digest, Layer, Ledger};
@@ -89,6 +89,38 @@ fn the_json_report_is_the_same_from_memory_or_a_file() {
         let b = serde_json::to_string(&Ledger::new(vec![(info, on_disk)]));
         assert_eq!(a.expect("JSON"), b.expect("JSON"), "{}", path.display());
     }
+}
+
+/// Records set aside on a second thread (`analyze::Threads::Two`) give
+/// the same reports as on the reading thread: the JSON document from
+/// records kept as its text and from decoded records, for every capture
+/// with its key log (so that requests and anomalies are in the records),
+/// and with the nDPI corpus's WebattackRCE (797 connections carrying requests) when it is there.
+#[test]
+fn records_set_aside_on_a_second_thread_give_the_same_reports() {
+    let mut inputs = captures();
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ndpi/WebattackRCE.pcap");
+    if corpus.exists() {
+        inputs.push((corpus, Arc::default()));
+    }
+    let render = |r: analyze::CaptureResult| {
+        let mut out = Vec::new();
+        json::render(&Ledger::new(vec![(r.info, r.connections)]), &mut out, false)
+            .expect("written");
+        String::from_utf8(out).expect("UTF-8")
+    };
+    let mut requests = 0;
+    for (path, keys) in inputs {
+        for keep in [Keep::JsonText, Keep::Records] {
+            let one = render(analyze::file_on(&path, &keys, None, keep, Threads::One));
+            let two = render(analyze::file_on(&path, &keys, None, keep, Threads::Two));
+            assert_eq!(one, two, "{} {keep:?}", path.display());
+            let doc: serde_json::Value = serde_json::from_str(&two).expect("JSON");
+            requests += doc["requests"].as_array().map_or(0, Vec::len);
+        }
+    }
+    assert!(requests > 800, "{requests} requests listed");
 }
 
 /// Digests sorted in runs of three in a temporary file, and grouped by

@@ -250,6 +250,14 @@ impl Builder {
     /// Sets `c` aside; `c.record_span` must be set (its TLS records are
     /// not kept).
     pub fn push(&mut self, mut c: Connection) {
+        self.push_mut(&mut c);
+    }
+
+    /// [`Builder::push`], leaving the connection to the caller to drop:
+    /// a thread that sets records aside for another hands them back to be
+    /// freed where they were made (`analyze::Threads`). Its requests and
+    /// anomalies are left as the record has them.
+    pub fn push_mut(&mut self, c: &mut Connection) {
         // With what the connection's requests not listed spanned.
         c.request_span =
             RequestSpan::of(&c.requests, c.tcp.end).with(std::mem::take(&mut c.request_span));
@@ -257,13 +265,13 @@ impl Builder {
         // Their connection's index is given when the report is read.
         c.requests.iter_mut().for_each(|r| r.connection = 0);
         c.anomalies.iter_mut().for_each(|a| a.connection = 0);
-        let server = self.server_of(&c);
+        let server = self.server_of(c);
         let loc = if self.keep {
-            self.write(&c)
+            self.write(c)
         } else {
             Loc::default()
         };
-        self.digests.push(Digest::of(&c, loc, server));
+        self.digests.push(Digest::of(c, loc, server));
     }
 
     /// The index of `c`'s server, a new one if its name is new (and
