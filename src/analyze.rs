@@ -110,8 +110,19 @@ pub fn reader_keeping(
     keys: &Arc<KeyLog>,
     keep: Keep,
 ) -> CaptureResult {
+    reader_on(name, src, keys, keep, Threads::One)
+}
+
+/// [`reader_keeping`] on `threads` threads.
+pub fn reader_on(
+    name: String,
+    src: Box<dyn Read + Send>,
+    keys: &Arc<KeyLog>,
+    keep: Keep,
+    threads: Threads,
+) -> CaptureResult {
     match Reader::new(src) {
-        Ok(reader) => run(name, reader, keys, keep, Threads::One),
+        Ok(reader) => run(name, reader, keys, keep, threads),
         Err(e) => failed(name, e, keep),
     }
 }

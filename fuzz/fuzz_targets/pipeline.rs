@@ -22,12 +22,14 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     json::render(&ledger, &mut out, false).expect("JSON into memory");
     serde_json::from_slice::<serde_json::Value>(&out).expect("the JSON report parses");
-    // The records kept as the JSON report's text give the same document.
-    let text = analyze::reader_keeping(
+    // The records kept as the JSON report's text, written by
+    // `ledger::compact` on a second thread, give the same document.
+    let text = analyze::reader_on(
         "fuzz.pcap".to_string(),
         Box::new(Cursor::new(data.to_vec())),
         &Default::default(),
         analyze::Keep::JsonText,
+        analyze::Threads::Two,
     );
     let mut as_text = Ledger::new(vec![(text.info, text.connections)]);
     let found = findings::diagnose(&as_text);
