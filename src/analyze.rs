@@ -207,7 +207,7 @@ const BATCH: usize = 64;
 /// Bytes of finished connections handed to the writer thread and not yet
 /// set aside, at most (one connection alone may be more): the reader waits
 /// past it, so that a writer falling behind costs bounded memory.
-const IN_FLIGHT: usize = 16 << 20;
+const IN_FLIGHT: usize = 4 << 20;
 
 /// About what a finished connection holds in memory: its record and its
 /// listed requests and anomalies.
