@@ -54,11 +54,13 @@ pub fn file(path: &Path, keys: &Arc<KeyLog>, progress: Option<&ProgressBar>) -> 
 pub enum Threads {
     /// Everything on the calling thread.
     One,
-    /// A second thread sets the finished connections' records aside
-    /// (`ledger::store`: their encoding is a third of a JSON run on short
-    /// connections) while the calling thread reads on. The result is the
-    /// same: the records arrive in the order the connections finished.
-    Two,
+    /// Two helpers: one reads, and decompresses, the capture ahead
+    /// (`capture::Reader::ahead`); one sets the finished connections'
+    /// records aside (`ledger::store`: their encoding is a third of a JSON
+    /// run on short connections), when they are kept. The calling thread
+    /// parses. The result is the same: the bytes arrive in order, and the
+    /// records in the order the connections finished.
+    Helpers,
 }
 
 /// [`file`], keeping what `keep` says of the finished connections.
@@ -92,9 +94,17 @@ pub fn file_on(
         Some(bar) => Box::new(bar.wrap_read(src)),
         None => src,
     };
-    match Reader::new(src) {
+    match open(src, threads) {
         Ok(reader) => run(name, reader, keys, keep, threads),
         Err(e) => failed(name, e, keep),
+    }
+}
+
+/// A reader of `src`, reading ahead on a thread of its own with helpers.
+fn open(src: Box<dyn Read + Send>, threads: Threads) -> Result<Reader, capture::Error> {
+    match threads {
+        Threads::One => Reader::new(src),
+        Threads::Helpers => Reader::ahead(src),
     }
 }
 
@@ -121,7 +131,7 @@ pub fn reader_on(
     keep: Keep,
     threads: Threads,
 ) -> CaptureResult {
-    match Reader::new(src) {
+    match open(src, threads) {
         Ok(reader) => run(name, reader, keys, keep, threads),
         Err(e) => failed(name, e, keep),
     }

@@ -68,9 +68,9 @@ pub struct Args {
     pub quiet: bool,
 
     /// Use at most N threads (one per core by default): N captures read at
-    /// once, and with fewer captures than N, a second thread for each to
-    /// set its connections' records aside. The report is the same whatever
-    /// N is.
+    /// once, and with fewer captures than N, two helper threads for each:
+    /// one reads (and decompresses) the capture ahead, one sets its
+    /// connections' records aside. The report is the same whatever N is.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 }

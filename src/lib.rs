@@ -104,7 +104,7 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     // a thread of its own (analyze::Threads).
     let threads = config.jobs.unwrap_or_else(rayon::current_num_threads);
     let each = if config.captures.len() < threads {
-        analyze::Threads::Two
+        analyze::Threads::Helpers
     } else {
         analyze::Threads::One
     };

@@ -91,7 +91,7 @@ fn the_json_report_is_the_same_from_memory_or_a_file() {
     }
 }
 
-/// Records set aside on a second thread (`analyze::Threads::Two`) give
+/// Records set aside on a second thread (`analyze::Threads::Helpers`) give
 /// the same reports as on the reading thread: the JSON document from
 /// records kept as its text and from decoded records, for every capture
 /// with its key log (so that requests and anomalies are in the records),
@@ -114,7 +114,7 @@ fn records_set_aside_on_a_second_thread_give_the_same_reports() {
     for (path, keys) in inputs {
         for keep in [Keep::JsonText, Keep::Records] {
             let one = render(analyze::file_on(&path, &keys, None, keep, Threads::One));
-            let two = render(analyze::file_on(&path, &keys, None, keep, Threads::Two));
+            let two = render(analyze::file_on(&path, &keys, None, keep, Threads::Helpers));
             assert_eq!(one, two, "{} {keep:?}", path.display());
             let doc: serde_json::Value = serde_json::from_str(&two).expect("JSON");
             requests += doc["requests"].as_array().map_or(0, Vec::len);

@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
         Box::new(Cursor::new(data.to_vec())),
         &Default::default(),
         analyze::Keep::JsonText,
-        analyze::Threads::Two,
+        analyze::Threads::Helpers,
     );
     let mut as_text = Ledger::new(vec![(text.info, text.connections)]);
     let found = findings::diagnose(&as_text);

@@ -15,6 +15,7 @@
     clippy::panic
 )]
 
+mod ahead;
 mod buf;
 mod pcap;
 mod pcapng;
@@ -192,6 +193,16 @@ impl Reader {
 
     /// Detects compression and container format from the first bytes of `src`.
     pub fn new(src: Box<dyn Read + Send>) -> Result<Reader, Error> {
+        Reader::start(src, false)
+    }
+
+    /// [`Reader::new`], the capture read and decompressed ahead on a
+    /// thread of its own (`ahead::ReadAhead`) when one can be started.
+    pub fn ahead(src: Box<dyn Read + Send>) -> Result<Reader, Error> {
+        Reader::start(src, true)
+    }
+
+    fn start(src: Box<dyn Read + Send>, ahead: bool) -> Result<Reader, Error> {
         let mut src = src;
         let mut head = [0u8; 4];
         let n = read_up_to(&mut src, &mut head)?;
@@ -209,6 +220,10 @@ impl Reader {
             ),
             [0x28, 0xb5, 0x2f, 0xfd] => (Compression::Zstd, Box::new(zstd::Decoder::new(rest)?)),
             _ => (Compression::None, Box::new(rest)),
+        };
+        let src = match ahead {
+            true => ahead::ReadAhead::new(src).map_or_else(|src| src, |r| Box::new(r) as _),
+            false => src,
         };
         let mut reader = Reader {
             src,
