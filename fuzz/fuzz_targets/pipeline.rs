@@ -2,8 +2,8 @@
 //! ledger, findings, and every report format rendered into memory.
 #![no_main]
 
-use connreuse::report::{html, json, table};
 use connreuse::ledger::store::Builder;
+use connreuse::report::{html, json, table};
 use connreuse::{analyze, findings, ledger::Ledger};
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
