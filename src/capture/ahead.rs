@@ -57,11 +57,34 @@ enum Piece {
 
 /// A source read on a thread of its own (module documentation).
 pub struct ReadAhead {
-    pieces: Receiver<Piece>,
+    /// None once dropped: the thread's next hand-over then fails.
+    pieces: Option<Receiver<Piece>>,
     /// Chunks taken, back to the thread to be filled again.
     spares: SyncSender<Chunk>,
     current: Option<Chunk>,
     ended: bool,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long a dropped reader waits for its thread to end, in
+/// milliseconds: the thread is at most one read of a chunk from noticing.
+/// A pipe that sends nothing more keeps it reading; it is then left to end
+/// with the process.
+const JOIN_WAIT_MS: u32 = 200;
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        self.pieces = None;
+        if let Some(thread) = self.thread.take() {
+            for _ in 0..JOIN_WAIT_MS {
+                if thread.is_finished() {
+                    let _ = thread.join();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+    }
 }
 
 impl ReadAhead {
@@ -83,11 +106,12 @@ impl ReadAhead {
                 }
             });
         match started {
-            Ok(_) => Ok(ReadAhead {
-                pieces,
+            Ok(thread) => Ok(ReadAhead {
+                pieces: Some(pieces),
                 spares,
                 current: None,
                 ended: false,
+                thread: Some(thread),
             }),
             Err(_) => match slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
                 Some(src) => Err(src),
@@ -166,10 +190,10 @@ impl Read for ReadAhead {
                     let _ = self.spares.try_send(used);
                 }
             }
-            if self.ended {
+            let Some(pieces) = self.pieces.as_ref().filter(|_| !self.ended) else {
                 return Ok(0);
-            }
-            match self.pieces.recv() {
+            };
+            match pieces.recv() {
                 Ok(Piece::Bytes(chunk)) => self.current = Some(chunk),
                 Ok(Piece::End) => self.ended = true,
                 Ok(Piece::Failed(e)) => {
@@ -282,8 +306,9 @@ mod tests {
         }
     }
 
-    /// Dropped before the end, the reader lets its thread go: the thread's
-    /// next hand-over fails, it returns and drops the source.
+    /// Dropped before the end, the reader ends its thread: the thread's
+    /// next hand-over fails, it returns and drops the source, and the
+    /// reader waits for that.
     #[test]
     fn a_reader_dropped_early_stops_its_thread() {
         let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
