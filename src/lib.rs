@@ -100,8 +100,8 @@ pub fn run(config: &cli::Config, progress: Option<&indicatif::ProgressBar>) -> O
     } else {
         analyze::Keep::Digests
     };
-    // Fewer captures than threads: each capture sets its records aside on
-    // a thread of its own (analyze::Threads).
+    // Fewer captures than threads: each capture has helper threads, one
+    // reading ahead and one setting its records aside (analyze::Threads).
     let threads = config.jobs.unwrap_or_else(rayon::current_num_threads);
     let each = if config.captures.len() < threads {
         analyze::Threads::Helpers

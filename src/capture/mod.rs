@@ -221,9 +221,10 @@ impl Reader {
             [0x28, 0xb5, 0x2f, 0xfd] => (Compression::Zstd, Box::new(zstd::Decoder::new(rest)?)),
             _ => (Compression::None, Box::new(rest)),
         };
-        let src = match ahead {
-            true => ahead::ReadAhead::new(src).map_or_else(|src| src, |r| Box::new(r) as _),
-            false => src,
+        let src = if ahead {
+            ahead::ReadAhead::new(src).map_or_else(|src| src, |r| Box::new(r) as _)
+        } else {
+            src
         };
         let mut reader = Reader {
             src,
