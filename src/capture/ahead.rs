@@ -19,31 +19,29 @@ const CHUNK: usize = 1 << 20;
 /// Chunks read ahead and not yet taken, at most.
 const DEPTH: usize = 2;
 
-const PAGE: usize = 4096;
-
 /// Bytes read from the source, page-aligned: `mem[from..to]` are still to
-/// be taken.
+/// be taken; reads start at `base`, a page boundary.
 struct Chunk {
     mem: Vec<u8>,
+    base: usize,
     from: usize,
     to: usize,
 }
 
 impl Chunk {
     fn new() -> Chunk {
-        let mem = vec![0u8; CHUNK + PAGE];
-        let from = mem.as_ptr().align_offset(PAGE).min(PAGE);
+        let (mem, base) = super::buf::aligned(CHUNK);
         Chunk {
             mem,
-            from,
-            to: from,
+            base,
+            from: base,
+            to: base,
         }
     }
 
     /// Emptied, for the next read.
     fn reset(&mut self) {
-        self.from = self.mem.as_ptr().align_offset(PAGE).min(PAGE);
-        self.to = self.from;
+        (self.from, self.to) = (self.base, self.base);
     }
 }
 

@@ -10,6 +10,14 @@ const PAGE: usize = 4096;
 /// The usual size of one read.
 const CHUNK: usize = 1 << 20;
 
+/// Zeroed memory with room for `len` bytes from a page boundary: the
+/// memory and the offset of that boundary in it.
+pub(super) fn aligned(len: usize) -> (Vec<u8>, usize) {
+    let mem = vec![0u8; len + PAGE];
+    let base = mem.as_ptr().align_offset(PAGE).min(PAGE);
+    (mem, base)
+}
+
 pub struct Buf {
     mem: Vec<u8>,
     /// Offset of the first page-aligned byte of `mem`.
@@ -34,8 +42,7 @@ impl Buf {
     }
 
     fn realloc(&mut self, cap: usize) {
-        let mut mem = vec![0u8; cap + PAGE];
-        let base = mem.as_ptr().align_offset(PAGE).min(PAGE);
+        let (mut mem, base) = aligned(cap);
         let live = self.end - self.start;
         if let (Some(dst), Some(src)) = (
             mem.get_mut(base..base + live),
