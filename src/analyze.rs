@@ -387,8 +387,8 @@ fn entry(file: &Arc<str>, done: Finished<Session>) -> Connection {
         mut anomalies,
         app: mut session,
     } = done;
+    let summary = session.tls_mut().map(|t| t.take_summary());
     let tls = session.tls();
-    let summary = tls.map(|t| t.summary());
     anomalies.extend(session.anomalies());
     let not_listed = session.not_listed_span(tcp.end);
     Connection {

@@ -404,6 +404,10 @@ impl Session {
         self.tls.as_deref()
     }
 
+    pub fn tls_mut(&mut self) -> Option<&mut TlsSession> {
+        self.tls.as_deref_mut()
+    }
+
     pub fn http1(&self) -> Option<&Http1> {
         self.http.h1.as_deref()
     }

@@ -294,9 +294,10 @@ fn hex_array<const N: usize>(bytes: &[u8]) -> [u8; N] {
 
 /// The fingerprint text built as bytes: ASCII by construction, so the
 /// UTF-8 check cannot fail. Shared: the connection's summary and its
-/// record hold it without a copy.
+/// record hold it without a copy, and the connections of one client the
+/// same one (`names::text`).
 fn ascii(text: &[u8]) -> Arc<str> {
-    Arc::from(std::str::from_utf8(text).unwrap_or_default())
+    super::names::text(std::str::from_utf8(text).unwrap_or_default())
 }
 
 /// The first 12 hex characters of the SHA-256 of `head` as comma-joined
@@ -582,22 +583,42 @@ pub fn ja4(f: &HelloFields<'_>) -> Arc<str> {
         || hash12(exts, f.sig_algs.iter().copied().filter(not_grease)),
     );
     let [a, z] = ja4_alpn(f.first_alpn);
-    let mut out = Vec::with_capacity(36);
-    out.push(b't');
-    out.extend_from_slice(ja4_version(f).as_bytes());
-    out.push(if sni { b'd' } else { b'i' });
+    let mut out = Ja4Text {
+        bytes: [0; 36],
+        len: 0,
+    };
+    out.put(b"t");
+    out.put(ja4_version(f).as_bytes());
+    out.put(if sni { b"d" } else { b"i" });
     for count in [cipher_count, ext_count] {
         let count = count.min(99) as u8;
-        out.extend_from_slice(&[b'0' + count / 10, b'0' + count % 10]);
+        out.put(&[b'0' + count / 10, b'0' + count % 10]);
     }
     let mut alpn = [0u8; 8];
-    out.extend_from_slice(a.encode_utf8(&mut alpn).as_bytes());
-    out.extend_from_slice(z.encode_utf8(&mut alpn).as_bytes());
-    out.push(b'_');
-    out.extend_from_slice(&cipher_hash);
-    out.push(b'_');
-    out.extend_from_slice(&ext_hash);
-    ascii(&out)
+    out.put(a.encode_utf8(&mut alpn).as_bytes());
+    out.put(z.encode_utf8(&mut alpn).as_bytes());
+    out.put(b"_");
+    out.put(&cipher_hash);
+    out.put(b"_");
+    out.put(&ext_hash);
+    ascii(out.bytes.get(..out.len).unwrap_or_default())
+}
+
+/// A JA4 fingerprint's text, on the stack: 36 bytes (`t13d1516h2_` and two
+/// 12-digit hashes), the ALPN characters one byte each.
+struct Ja4Text {
+    bytes: [u8; 36],
+    len: usize,
+}
+
+impl Ja4Text {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if let Some(dst) = self.bytes.get_mut(self.len..end) {
+            dst.copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
 }
 
 #[cfg(test)]

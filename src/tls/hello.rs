@@ -5,8 +5,8 @@ use super::names;
 use serde::{Deserialize, Serialize, Serializer};
 use std::sync::Arc;
 use tls_parser::{
-    TlsExtension, parse_tls_client_hello_extension, parse_tls_handshake_client_hello,
-    parse_tls_handshake_server_hello, parse_tls_server_hello_extension,
+    TlsExtension, parse_tls_client_hello_extension, parse_tls_handshake_server_hello,
+    parse_tls_server_hello_extension,
 };
 
 /// RFC 8446 4.1.3: a ServerHello whose random is this value is a
@@ -16,6 +16,13 @@ pub const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+const EXT_SNI: u16 = 0;
+const EXT_GROUPS: u16 = 10;
+const EXT_POINT_FORMATS: u16 = 11;
+const EXT_SIG_ALGS: u16 = 13;
+const EXT_ALPN: u16 = 16;
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+const EXT_PSK_MODES: u16 = 45;
 const EXT_ECH: u16 = 0xfe0d;
 
 /// What the ClientHello's session_ticket extension (RFC 5077 3.2) carried.
@@ -149,7 +156,7 @@ pub struct ServerHello {
     pub version: u16,
     pub cipher_suite: u16,
     /// ALPN selected in the ServerHello (TLS 1.2 and earlier, RFC 7301 3.1).
-    pub alpn: Option<String>,
+    pub alpn: Option<Arc<str>>,
     #[serde(rename = "session_id_len", serialize_with = "ser_session_id")]
     pub session_id: SessionId,
     /// pre_shared_key selected (RFC 8446 4.2.11): TLS 1.3 resumption accepted.
@@ -187,25 +194,147 @@ fn extensions(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 /// real clients send about 20 of each (curl: 28 groups).
 const STACK_EXTS: usize = 64;
 
+/// Reads big-endian fields from the front of a slice; `None` when too
+/// short, as nom's `be_u8`, `be_u16` and `take` fail.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn u8(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        let (&[a, b], rest) = self.0.split_first_chunk::<2>()?;
+        self.0 = rest;
+        Some(u16::from_be_bytes([a, b]))
+    }
+
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    /// nom's `length_data(be_u8)`.
+    fn bytes8(&mut self) -> Option<&'a [u8]> {
+        let n = self.u8()?;
+        self.take(usize::from(n))
+    }
+
+    /// nom's `length_data(be_u16)`.
+    fn bytes16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()?;
+        self.take(usize::from(n))
+    }
+}
+
+/// Big-endian pairs of `b`, a trailing odd byte ignored.
+fn u16s(b: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    b.chunks_exact(2).map(|p| match p {
+        [a, b] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    })
+}
+
+/// `b` as a list of 16-bit values, as tls-parser's `parse_cipher_suites`,
+/// `parse_named_groups` and `parse_tls_versions` take one: an odd length
+/// is an error.
+fn even(b: &[u8]) -> Option<&[u8]> {
+    b.len().is_multiple_of(2).then_some(b)
+}
+
+/// The ClientHello fields as tls-parser's `parse_tls_handshake_client_hello`
+/// reads them, in place rather than into vectors: version, random, session
+/// id (at most 32 bytes), cipher suites (an even number of bytes),
+/// compression methods, and the extensions when their length fits what
+/// follows (otherwise none, and the hello still parses). Bytes after the
+/// extensions are ignored, as there.
+struct ClientHelloFields<'a> {
+    version: u16,
+    random: &'a [u8],
+    session_id: &'a [u8],
+    ciphers: &'a [u8],
+    extensions: Option<&'a [u8]>,
+}
+
+fn client_hello_fields(body: &[u8]) -> Option<ClientHelloFields<'_>> {
+    let mut c = Cursor(body);
+    let version = c.u16()?;
+    let random = c.take(32)?;
+    let sid_len = c.u8().filter(|n| *n <= 32)?;
+    let session_id = c.take(usize::from(sid_len))?;
+    let ciphers = c.bytes16().and_then(even)?;
+    c.bytes8()?;
+    Some(ClientHelloFields {
+        version,
+        random,
+        session_id,
+        ciphers,
+        extensions: c.bytes16(),
+    })
+}
+
+/// server_name content (RFC 6066 3) as tls-parser reads it: empty, or a
+/// list length that fits, then entries (type, 16-bit length, name) up to
+/// the first that does not fit; the first host_name (type 0) entry's name.
+/// `Err` where tls-parser rejects the extension.
+fn sni_host(content: &[u8]) -> Result<Option<&[u8]>, HelloError> {
+    if content.is_empty() {
+        return Ok(None);
+    }
+    let mut list = Cursor(Cursor(content).bytes16().ok_or(HelloError::Malformed)?);
+    while let (Some(kind), Some(name)) = (list.u8(), list.bytes16()) {
+        if kind == 0 {
+            return Ok(Some(name));
+        }
+    }
+    Ok(None)
+}
+
+/// ALPN content (RFC 7301 3.1) as tls-parser reads it: a list length that
+/// fits, then 8-bit-length names up to the first that does not fit.
+fn alpn_names(content: &[u8]) -> Result<impl Iterator<Item = &[u8]>, HelloError> {
+    let mut list = Cursor(Cursor(content).bytes16().ok_or(HelloError::Malformed)?);
+    Ok(std::iter::from_fn(move || list.bytes8()))
+}
+
+/// supported_versions content as tls-parser reads it in either hello: two
+/// bytes are one version (a ServerHello's); otherwise a length byte, which
+/// is not checked, then an even number of bytes of versions.
+fn versions(content: &[u8]) -> Result<impl Iterator<Item = u16> + '_, HelloError> {
+    let list = match content {
+        [_, _] => content,
+        [_, rest @ ..] => even(rest).ok_or(HelloError::Malformed)?,
+        [] => return Err(HelloError::Malformed),
+    };
+    Ok(u16s(list))
+}
+
 /// Parse a ClientHello body (after the 4-byte handshake header).
 ///
-/// Allocates only what the returned facts own (cipher suites, SNI, ALPN
-/// names, supported_versions, JA3/JA4) besides tls-parser's own vectors;
-/// the lists the fingerprints alone need stay on the stack.
+/// Reads the fields and the extensions the facts come from in place, with
+/// the rules of tls-parser's parsers for them (the tests hold the two equal
+/// on any input); every other extension goes to tls-parser, which says
+/// whether it is malformed. Allocates only what the returned facts own
+/// (cipher suites, supported_versions, ALPN and PSK mode lists); SNI, ALPN
+/// names and JA3/JA4 are shared with the last hellos like them
+/// (`names::text`).
 pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
-    let (_, ch) = parse_tls_handshake_client_hello(body).map_err(|_| HelloError::Malformed)?;
+    let ch = client_hello_fields(body).ok_or(HelloError::Malformed)?;
     let mut ext_types = SmallU16::<STACK_EXTS>::new();
     let mut groups = SmallU16::<STACK_EXTS>::new();
+    let mut sig_algs = SmallU16::<STACK_EXTS>::new();
     let mut point_formats: &[u8] = &[];
-    let mut sig_algs = Vec::new();
     let mut first_alpn: Option<&[u8]> = None;
     let mut out = ClientHello {
-        legacy_version: ch.version.0,
+        legacy_version: ch.version,
         supported_versions: Vec::new(),
         sni: None,
         alpn: Vec::new(),
-        cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
-        session_id: SessionId::new(ch.session_id.unwrap_or_default()),
+        cipher_suites: u16s(ch.ciphers).collect(),
+        session_id: SessionId::new(ch.session_id),
         session_ticket: TicketOffer::Absent,
         psk: false,
         psk_modes: Vec::new(),
@@ -218,7 +347,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
         ticket_id: None,
         malformed_extensions: Vec::new(),
     };
-    for (typ, whole) in extensions(ch.ext.unwrap_or_default()) {
+    for (typ, whole) in extensions(ch.extensions.unwrap_or_default()) {
         ext_types.push(typ);
         if super::is_grease(typ) {
             continue;
@@ -227,54 +356,75 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
             out.ech = true;
             continue;
         }
-        let Ok((_, ext)) = parse_tls_client_hello_extension(whole) else {
-            out.malformed_extensions.push(typ);
-            continue;
-        };
-        match ext {
+        let content = whole.get(4..).unwrap_or_default();
+        let read = match typ {
             // RFC 6066 3: the first host_name entry.
-            TlsExtension::SNI(list) => {
-                out.sni = list
-                    .iter()
-                    .find(|(t, _)| t.0 == 0)
-                    .map(|(_, name)| Arc::from(String::from_utf8_lossy(name)));
-            }
-            TlsExtension::ALPN(list) => {
-                first_alpn = list.first().copied();
-                out.alpn = list
-                    .iter()
-                    .map(|p| Arc::from(String::from_utf8_lossy(p)))
-                    .collect();
-            }
+            EXT_SNI => sni_host(content).map(|host| out.sni = host.map(names::text_lossy)),
+            EXT_ALPN => alpn_names(content).map(|names| {
+                out.alpn.clear();
+                first_alpn = None;
+                for name in names {
+                    first_alpn.get_or_insert(name);
+                    out.alpn.push(names::text_lossy(name));
+                }
+            }),
             // GREASE dropped here already: JA4 drops it too, so the
             // fingerprint reads the same list.
-            TlsExtension::SupportedVersions(v) => {
-                out.supported_versions = v
-                    .iter()
-                    .map(|v| v.0)
-                    .filter(|v| !super::is_grease(*v))
-                    .collect();
-            }
-            TlsExtension::EllipticCurves(g) => {
-                groups = SmallU16::new();
-                for g in g {
-                    groups.push(g.0);
+            EXT_SUPPORTED_VERSIONS => versions(content).map(|v| {
+                out.supported_versions = v.filter(|v| !super::is_grease(*v)).collect();
+            }),
+            EXT_GROUPS => match Cursor(content).bytes16().and_then(even) {
+                Some(list) => {
+                    groups = SmallU16::new();
+                    u16s(list).for_each(|g| groups.push(g));
+                    Ok(())
                 }
-            }
-            TlsExtension::EcPointFormats(p) => point_formats = p,
-            TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
-            TlsExtension::SessionTicket(t) => {
-                out.session_ticket = if t.is_empty() {
-                    TicketOffer::Empty
-                } else {
-                    out.ticket_id = Some(ticket_id(t));
-                    TicketOffer::Ticket(t.len())
-                };
-            }
-            TlsExtension::PreSharedKey(_) => out.psk = true,
-            TlsExtension::PskExchangeModes(m) => out.psk_modes = m,
-            TlsExtension::EarlyData(_) => out.early_data = true,
-            _ => {}
+                None => Err(HelloError::Malformed),
+            },
+            EXT_POINT_FORMATS => match Cursor(content).bytes8() {
+                Some(p) => {
+                    point_formats = p;
+                    Ok(())
+                }
+                None => Err(HelloError::Malformed),
+            },
+            EXT_SIG_ALGS => match Cursor(content).bytes16() {
+                Some(list) => {
+                    sig_algs = SmallU16::new();
+                    u16s(list).for_each(|s| sig_algs.push(s));
+                    Ok(())
+                }
+                None => Err(HelloError::Malformed),
+            },
+            EXT_PSK_MODES => match Cursor(content).bytes8() {
+                Some(m) => {
+                    out.psk_modes = m.to_vec();
+                    Ok(())
+                }
+                None => Err(HelloError::Malformed),
+            },
+            _ => match parse_tls_client_hello_extension(whole) {
+                Ok((_, ext)) => {
+                    match ext {
+                        TlsExtension::SessionTicket(t) => {
+                            out.session_ticket = if t.is_empty() {
+                                TicketOffer::Empty
+                            } else {
+                                out.ticket_id = Some(ticket_id(t));
+                                TicketOffer::Ticket(t.len())
+                            };
+                        }
+                        TlsExtension::PreSharedKey(_) => out.psk = true,
+                        TlsExtension::EarlyData(_) => out.early_data = true,
+                        _ => {}
+                    }
+                    Ok(())
+                }
+                Err(_) => Err(HelloError::Malformed),
+            },
+        };
+        if read.is_err() {
+            out.malformed_extensions.push(typ);
         }
     }
     let fields = HelloFields {
@@ -284,7 +434,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
         groups: groups.as_slice(),
         point_formats,
         supported_versions: &out.supported_versions,
-        sig_algs: &sig_algs,
+        sig_algs: sig_algs.as_slice(),
         first_alpn,
     };
     out.ja3 = Some(fingerprint::ja3(&fields));
@@ -369,22 +519,30 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
             out.encrypt_then_mac = true;
             continue;
         }
+        let content = whole.get(4..).unwrap_or_default();
+        match kind {
+            // RFC 8446 4.2.1: the selected version (one value).
+            EXT_SUPPORTED_VERSIONS => {
+                if let Ok(mut v) = versions(content)
+                    && let (Some(v), None) = (v.next(), v.next())
+                {
+                    out.version = v;
+                }
+                continue;
+            }
+            // RFC 7301 3.1: exactly one protocol name.
+            EXT_ALPN => {
+                if let Ok(mut names) = alpn_names(content) {
+                    out.alpn = names.next().map(names::text_lossy);
+                }
+                continue;
+            }
+            _ => {}
+        }
         let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
             continue;
         };
         match ext {
-            // RFC 8446 4.2.1: the selected version (one value).
-            TlsExtension::SupportedVersions(v) => {
-                if let [v] = v.as_slice() {
-                    out.version = v.0;
-                }
-            }
-            // RFC 7301 3.1: exactly one protocol name.
-            TlsExtension::ALPN(list) => {
-                out.alpn = list
-                    .first()
-                    .map(|p| String::from_utf8_lossy(p).into_owned());
-            }
             TlsExtension::PreSharedKey(_) => out.psk = true,
             TlsExtension::SessionTicket(_) => out.ticket_promised = true,
             _ => {}
@@ -439,6 +597,407 @@ pub(crate) mod tests {
 
     fn body(msg: &str) -> Vec<u8> {
         unhex(msg).split_off(4)
+    }
+
+    use proptest::prelude::*;
+    use tls_parser::parse_tls_handshake_client_hello;
+
+    /// The ClientHello facts as they were read before the fields were
+    /// read in place: every extension through tls-parser's own parsers,
+    /// into its vectors. The in-place reading must give the same on any
+    /// input.
+    fn reference_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
+        let (_, ch) = parse_tls_handshake_client_hello(body).map_err(|_| HelloError::Malformed)?;
+        let mut ext_types = SmallU16::<STACK_EXTS>::new();
+        let mut groups = SmallU16::<STACK_EXTS>::new();
+        let mut point_formats: &[u8] = &[];
+        let mut sig_algs = Vec::new();
+        let mut first_alpn: Option<&[u8]> = None;
+        let mut out = ClientHello {
+            legacy_version: ch.version.0,
+            supported_versions: Vec::new(),
+            sni: None,
+            alpn: Vec::new(),
+            cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
+            session_id: SessionId::new(ch.session_id.unwrap_or_default()),
+            session_ticket: TicketOffer::Absent,
+            psk: false,
+            psk_modes: Vec::new(),
+            early_data: false,
+            ech: false,
+            sslv2: false,
+            ja3: None,
+            ja4: None,
+            random: random32(ch.random),
+            ticket_id: None,
+            malformed_extensions: Vec::new(),
+        };
+        for (typ, whole) in extensions(ch.ext.unwrap_or_default()) {
+            ext_types.push(typ);
+            if crate::tls::is_grease(typ) {
+                continue;
+            }
+            if typ == EXT_ECH {
+                out.ech = true;
+                continue;
+            }
+            let Ok((_, ext)) = parse_tls_client_hello_extension(whole) else {
+                out.malformed_extensions.push(typ);
+                continue;
+            };
+            match ext {
+                // RFC 6066 3: the first host_name entry.
+                TlsExtension::SNI(list) => {
+                    out.sni = list
+                        .iter()
+                        .find(|(t, _)| t.0 == 0)
+                        .map(|(_, name)| Arc::from(String::from_utf8_lossy(name)));
+                }
+                TlsExtension::ALPN(list) => {
+                    first_alpn = list.first().copied();
+                    out.alpn = list
+                        .iter()
+                        .map(|p| Arc::from(String::from_utf8_lossy(p)))
+                        .collect();
+                }
+                // GREASE dropped here already: JA4 drops it too, so the
+                // fingerprint reads the same list.
+                TlsExtension::SupportedVersions(v) => {
+                    out.supported_versions = v
+                        .iter()
+                        .map(|v| v.0)
+                        .filter(|v| !crate::tls::is_grease(*v))
+                        .collect();
+                }
+                TlsExtension::EllipticCurves(g) => {
+                    groups = SmallU16::new();
+                    for g in g {
+                        groups.push(g.0);
+                    }
+                }
+                TlsExtension::EcPointFormats(p) => point_formats = p,
+                TlsExtension::SignatureAlgorithms(s) => sig_algs = s,
+                TlsExtension::SessionTicket(t) => {
+                    out.session_ticket = if t.is_empty() {
+                        TicketOffer::Empty
+                    } else {
+                        out.ticket_id = Some(ticket_id(t));
+                        TicketOffer::Ticket(t.len())
+                    };
+                }
+                TlsExtension::PreSharedKey(_) => out.psk = true,
+                TlsExtension::PskExchangeModes(m) => out.psk_modes = m,
+                TlsExtension::EarlyData(_) => out.early_data = true,
+                _ => {}
+            }
+        }
+        let fields = HelloFields {
+            legacy_version: out.legacy_version,
+            ciphers: &out.cipher_suites,
+            extensions: ext_types.as_slice(),
+            groups: groups.as_slice(),
+            point_formats,
+            supported_versions: &out.supported_versions,
+            sig_algs: &sig_algs,
+            first_alpn,
+        };
+        out.ja3 = Some(fingerprint::ja3(&fields));
+        out.ja4 = Some(fingerprint::ja4(&fields));
+        Ok(out)
+    }
+
+    /// The ServerHello facts through tls-parser's extension parsers.
+    fn reference_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
+        let (_, sh) = parse_tls_handshake_server_hello(body).map_err(|_| HelloError::Malformed)?;
+        let random = random32(sh.random);
+        let mut out = ServerHello {
+            legacy_version: sh.version.0,
+            version: sh.version.0,
+            cipher_suite: sh.cipher.0,
+            alpn: None,
+            session_id: SessionId::new(sh.session_id.unwrap_or_default()),
+            psk: false,
+            hrr: random == HRR_RANDOM,
+            ticket_promised: false,
+            encrypt_then_mac: false,
+            random,
+        };
+        for (kind, whole) in extensions(sh.ext.unwrap_or_default()) {
+            // RFC 7366 section 2: an empty extension 22.
+            if kind == 22 {
+                out.encrypt_then_mac = true;
+                continue;
+            }
+            let Ok((_, ext)) = parse_tls_server_hello_extension(whole) else {
+                continue;
+            };
+            match ext {
+                // RFC 8446 4.2.1: the selected version (one value).
+                TlsExtension::SupportedVersions(v) => {
+                    if let [v] = v.as_slice() {
+                        out.version = v.0;
+                    }
+                }
+                // RFC 7301 3.1: exactly one protocol name.
+                TlsExtension::ALPN(list) => {
+                    out.alpn = list.first().map(|p| Arc::from(String::from_utf8_lossy(p)));
+                }
+                TlsExtension::PreSharedKey(_) => out.psk = true,
+                TlsExtension::SessionTicket(_) => out.ticket_promised = true,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    fn len8(body: &[u8], skew: i32) -> Vec<u8> {
+        let n = (body.len() as i32 + skew).clamp(0, 0xff) as u8;
+        [&[n][..], body].concat()
+    }
+
+    fn len16(body: &[u8], skew: i32) -> Vec<u8> {
+        let n = (body.len() as i32 + skew).clamp(0, 0xffff) as u16;
+        [&n.to_be_bytes()[..], body].concat()
+    }
+
+    fn pairs(values: &[u16], odd: bool) -> Vec<u8> {
+        let mut b: Vec<u8> = values.iter().flat_map(|v| v.to_be_bytes()).collect();
+        if odd {
+            b.push(0x17);
+        }
+        b
+    }
+
+    /// A length's error: mostly none, else a little short or long.
+    fn skew() -> impl Strategy<Value = i32> {
+        prop_oneof![6 => Just(0), 1 => -3..=3i32]
+    }
+
+    fn code_point() -> impl Strategy<Value = u16> {
+        prop_oneof![
+            Just(0x0a0a),
+            Just(0x1a1a),
+            Just(0x0304),
+            Just(0x0303),
+            Just(0x001d),
+            Just(0x0403),
+            any::<u16>()
+        ]
+    }
+
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![Just(b'h'), Just(b'2'), Just(b'.'), Just(0xff)],
+            0..5,
+        )
+    }
+
+    fn u16_list() -> impl Strategy<Value = Vec<u8>> {
+        (
+            proptest::collection::vec(code_point(), 0..5),
+            any::<bool>(),
+            skew(),
+        )
+            .prop_map(|(v, odd, k)| len16(&pairs(&v, odd), k))
+    }
+
+    fn byte_list() -> impl Strategy<Value = Vec<u8>> {
+        (proptest::collection::vec(any::<u8>(), 0..4), skew()).prop_map(|(v, k)| len8(&v, k))
+    }
+
+    fn raw() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 0..12)
+    }
+
+    /// An extension (type, content) of a type the facts come from, its
+    /// content well formed but for the odd length, or any bytes.
+    fn extension() -> impl Strategy<Value = (u16, Vec<u8>)> {
+        let sni = (
+            proptest::collection::vec((0u8..3, name(), skew()), 0..3),
+            skew(),
+        )
+            .prop_map(|(entries, k)| {
+                let list: Vec<u8> = entries
+                    .iter()
+                    .flat_map(|(kind, n, k)| [&[*kind][..], &len16(n, *k)].concat())
+                    .collect();
+                (EXT_SNI, len16(&list, k))
+            });
+        let alpn =
+            (proptest::collection::vec((name(), skew()), 0..3), skew()).prop_map(|(names, k)| {
+                let list: Vec<u8> = names.iter().flat_map(|(n, k)| len8(n, *k)).collect();
+                (EXT_ALPN, len16(&list, k))
+            });
+        let versions = prop_oneof![
+            code_point().prop_map(|v| v.to_be_bytes().to_vec()),
+            (
+                proptest::collection::vec(code_point(), 0..4),
+                any::<bool>(),
+                skew()
+            )
+                .prop_map(|(v, odd, k)| len8(&pairs(&v, odd), k)),
+        ]
+        .prop_map(|c| (EXT_SUPPORTED_VERSIONS, c));
+        let any_type = prop_oneof![
+            Just(EXT_SNI),
+            Just(EXT_GROUPS),
+            Just(EXT_POINT_FORMATS),
+            Just(EXT_SIG_ALGS),
+            Just(EXT_ALPN),
+            Just(EXT_SUPPORTED_VERSIONS),
+            Just(EXT_PSK_MODES),
+            Just(22),
+            Just(35),
+            Just(41),
+            Just(42),
+            Just(51),
+            Just(0x0a0a),
+            Just(EXT_ECH),
+            any::<u16>(),
+        ];
+        prop_oneof![
+            sni,
+            alpn,
+            versions,
+            u16_list().prop_map(|c| (EXT_GROUPS, c)),
+            u16_list().prop_map(|c| (EXT_SIG_ALGS, c)),
+            byte_list().prop_map(|c| (EXT_POINT_FORMATS, c)),
+            byte_list().prop_map(|c| (EXT_PSK_MODES, c)),
+            (any_type, raw()),
+        ]
+    }
+
+    /// Extensions, each with its length skewed now and then, in a block
+    /// whose own length may be off too.
+    fn extension_block() -> impl Strategy<Value = Vec<u8>> {
+        (
+            proptest::collection::vec((extension(), skew()), 0..8),
+            skew(),
+        )
+            .prop_map(|(exts, k)| {
+                let body: Vec<u8> = exts
+                    .iter()
+                    .flat_map(|((t, c), k)| [&t.to_be_bytes()[..], &len16(c, *k)].concat())
+                    .collect();
+                len16(&body, k)
+            })
+    }
+
+    /// Cuts `b` short, or changes one byte, or leaves it.
+    fn damage(
+        mut b: Vec<u8>,
+        cut: Option<proptest::sample::Index>,
+        flip: Option<(proptest::sample::Index, u8)>,
+    ) -> Vec<u8> {
+        if let Some((at, v)) = flip
+            && !b.is_empty()
+        {
+            let i = at.index(b.len());
+            b[i] = v;
+        }
+        if let Some(at) = cut {
+            b.truncate(at.index(b.len() + 1));
+        }
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Read in place, a ClientHello gives what tls-parser's parsers
+        /// give: the same facts and fingerprints, the same extensions
+        /// malformed, the same hellos rejected.
+        #[test]
+        fn client_hellos_read_in_place_as_tls_parser_reads_them(
+            version in code_point(),
+            random in proptest::collection::vec(any::<u8>(), 32),
+            sid in proptest::collection::vec(any::<u8>(), 0..35),
+            ciphers in proptest::collection::vec(code_point(), 0..6),
+            odd in any::<bool>(),
+            ciphers_skew in skew(),
+            compression in byte_list(),
+            extensions in proptest::option::weighted(0.95, extension_block()),
+            trailing in proptest::collection::vec(any::<u8>(), 0..3),
+            cut in proptest::option::weighted(0.1, any::<proptest::sample::Index>()),
+            flip in proptest::option::weighted(0.1, any::<(proptest::sample::Index, u8)>()),
+        ) {
+            let body = [
+                &version.to_be_bytes()[..],
+                &random,
+                &len8(&sid, 0),
+                &len16(&pairs(&ciphers, odd), ciphers_skew),
+                &compression,
+                &extensions.unwrap_or_default(),
+                &trailing,
+            ]
+            .concat();
+            let body = damage(body, cut, flip);
+            prop_assert_eq!(parse_client_hello(&body), reference_client_hello(&body));
+        }
+
+        /// The same for a ServerHello's selected version and ALPN name.
+        #[test]
+        fn server_hellos_read_in_place_as_tls_parser_reads_them(
+            version in prop_oneof![Just(0x0303u16), Just(0x0301), Just(0x0300), any::<u16>()],
+            random in proptest::collection::vec(any::<u8>(), 32),
+            sid in proptest::collection::vec(any::<u8>(), 0..33),
+            cipher in code_point(),
+            extensions in proptest::option::weighted(0.95, extension_block()),
+            cut in proptest::option::weighted(0.1, any::<proptest::sample::Index>()),
+            flip in proptest::option::weighted(0.1, any::<(proptest::sample::Index, u8)>()),
+        ) {
+            let body = [
+                &version.to_be_bytes()[..],
+                &random,
+                &len8(&sid, 0),
+                &cipher.to_be_bytes(),
+                &[0],
+                &extensions.unwrap_or_default(),
+            ]
+            .concat();
+            let body = damage(body, cut, flip);
+            prop_assert_eq!(parse_server_hello(&body), reference_server_hello(&body));
+        }
+    }
+
+    /// Real hellos (RFC 8448's), cut at every length and with every byte
+    /// changed in a few ways, read the same in place as through
+    /// tls-parser.
+    #[test]
+    fn damaged_real_hellos_read_as_tls_parser_reads_them() {
+        for (msg, client) in [(RFC8448_CH, true), (RFC8448_SH, false)] {
+            let whole = body(msg);
+            let mut variants: Vec<Vec<u8>> =
+                (0..whole.len()).map(|n| whole[..n].to_vec()).collect();
+            for i in 0..whole.len() {
+                for v in [
+                    0,
+                    0xff,
+                    whole[i] ^ 1,
+                    whole[i].wrapping_add(1),
+                    whole[i].wrapping_sub(1),
+                ] {
+                    let mut b = whole.clone();
+                    b[i] = v;
+                    variants.push(b);
+                }
+            }
+            for b in variants {
+                if client {
+                    assert_eq!(
+                        parse_client_hello(&b),
+                        reference_client_hello(&b),
+                        "{b:02x?}"
+                    );
+                } else {
+                    assert_eq!(
+                        parse_server_hello(&b),
+                        reference_server_hello(&b),
+                        "{b:02x?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,16 @@ use tls_parser::TlsCipherSuite;
 struct Names {
     versions: HashMap<u16, Arc<str>>,
     ciphers: HashMap<u16, Arc<str>>,
+    /// Texts from the hellos made recently ([`text`]), replaced in turn.
+    recent: Vec<Arc<str>>,
+    next: usize,
 }
+
+/// Texts [`text`] keeps: the names and fingerprints of a few clients.
+const RECENT: usize = 16;
+
+/// Longest text [`text`] keeps.
+const RECENT_LEN: usize = 256;
 
 thread_local! {
     static NAMES: RefCell<Names> = RefCell::default();
@@ -33,6 +42,43 @@ fn shared(
         ),
         Err(_) => Arc::from(make(v)),
     })
+}
+
+/// `s` as an `Arc<str>`, the same one this thread made for an equal text
+/// recently: a capture repeats its clients' SNI, ALPN names and
+/// fingerprints connection after connection, and each would otherwise be
+/// an allocation of its own.
+pub fn text(s: &str) -> Arc<str> {
+    if s.len() > RECENT_LEN {
+        return Arc::from(s);
+    }
+    NAMES.with(|names| match names.try_borrow_mut() {
+        Ok(mut names) => {
+            if let Some(t) = names.recent.iter().find(|t| &***t == s) {
+                return Arc::clone(t);
+            }
+            let t: Arc<str> = Arc::from(s);
+            if names.recent.len() < RECENT {
+                names.recent.push(Arc::clone(&t));
+            } else {
+                let at = names.next;
+                if let Some(slot) = names.recent.get_mut(at) {
+                    *slot = Arc::clone(&t);
+                }
+                names.next = (at + 1) % RECENT;
+            }
+            t
+        }
+        Err(_) => Arc::from(s),
+    })
+}
+
+/// [`text`] of `bytes` read as UTF-8, invalid sequences replaced.
+pub fn text_lossy(bytes: &[u8]) -> Arc<str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => text(s),
+        Err(_) => Arc::from(String::from_utf8_lossy(bytes)),
+    }
 }
 
 /// [`version_name`], shared.
@@ -126,6 +172,26 @@ pub fn alert_name(d: u8) -> Option<&'static str> {
 )]
 mod tests {
     use super::*;
+
+    /// Equal texts are one allocation while they are recent; an evicted
+    /// one comes back equal, as a new allocation; invalid UTF-8 is
+    /// replaced as `from_utf8_lossy` replaces it.
+    #[test]
+    fn recent_texts_are_shared() {
+        let a = text("example.com");
+        assert!(Arc::ptr_eq(&a, &text("example.com")));
+        assert!(Arc::ptr_eq(&a, &text_lossy(b"example.com")));
+        assert!(!Arc::ptr_eq(&a, &text("example.org")));
+        for i in 0..RECENT {
+            text(&format!("host{i}"));
+        }
+        let b = text("example.com");
+        assert_eq!(a, b);
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert_eq!(&*text_lossy(b"h\xff2"), "h\u{fffd}2");
+        let long = "x".repeat(RECENT_LEN + 1);
+        assert!(!Arc::ptr_eq(&text(&long), &text(&long)));
+    }
 
     #[test]
     fn names_follow_the_registries() {

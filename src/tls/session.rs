@@ -1097,11 +1097,12 @@ impl TlsSession {
 
     /// The ALPN protocol the server chose, when it can be read: from the
     /// ServerHello (TLS 1.2 and below) or decrypted EncryptedExtensions.
-    pub fn negotiated_alpn(&self) -> Option<String> {
+    pub fn negotiated_alpn(&self) -> Option<Arc<str>> {
         self.core
             .decrypt
             .as_ref()
-            .and_then(|d| d.alpn.clone())
+            .and_then(|d| d.alpn.as_deref())
+            .map(Arc::from)
             .or_else(|| {
                 self.core
                     .handshakes
@@ -1217,17 +1218,28 @@ impl TlsSession {
     }
 
     pub fn summary(&self) -> TlsSummary {
+        self.summary_with(self.core.first_records.clone())
+    }
+
+    /// [`Self::summary`], its first records taken rather than copied: for
+    /// a session that is done.
+    pub fn take_summary(&mut self) -> TlsSummary {
+        let first_records = std::mem::take(&mut self.core.first_records);
+        self.summary_with(first_records)
+    }
+
+    fn summary_with(&self, first_records: Vec<AppRecord>) -> TlsSummary {
         let c = &self.core;
         let first = c.handshakes.first();
         let ch = first.and_then(|h| h.client_hello.as_ref());
         let sh = first
             .and_then(|h| h.server_hello.as_ref())
             .filter(|s| !s.hrr);
-        let decrypted_alpn = c.decrypt.as_ref().and_then(|d| d.alpn.clone());
+        let decrypted_alpn = c.decrypt.as_ref().and_then(|d| d.alpn.as_deref());
         let (alpn, alpn_source) = match (first, sh) {
             (Some(h), Some(_)) if h.tls13() => match decrypted_alpn {
                 // RFC 8446 4.3.1: EncryptedExtensions, read with the keys.
-                Some(a) => (Some(a), Some(AlpnSource::Decrypted)),
+                Some(a) => (Some(Arc::from(a)), Some(AlpnSource::Decrypted)),
                 None if c.decrypt.as_ref().is_some_and(|d| d.opened > 0) => {
                     (None, Some(AlpnSource::Decrypted))
                 }
@@ -1255,7 +1267,7 @@ impl TlsSession {
                 .map(version_arc),
             sni: ch.and_then(|c| c.sni.clone()),
             alpn_offered: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
-            alpn: alpn.map(Arc::from),
+            alpn,
             alpn_source,
             cipher: sh.map(|s| cipher_arc(s.cipher_suite)),
             resumed: first.and_then(|h| h.resumed),
@@ -1277,7 +1289,7 @@ impl TlsSession {
             server_app: c.app.server,
             early_data_records: c.early_data_records,
             client_bursts: c.client_bursts,
-            first_records: c.first_records.clone(),
+            first_records,
             late_handshake_records: [
                 c.late_handshake_records.client,
                 c.late_handshake_records.server,
