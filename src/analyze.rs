@@ -310,7 +310,9 @@ fn read(
             Decoded::Fragment => info.fragments += 1,
             Decoded::Malformed => info.malformed_packets += 1,
         }
-        collect(&mut table, &file, done);
+        if table.has_finished() {
+            collect(&mut table, &file, done);
+        }
     };
     table.finish_all();
     collect(&mut table, &file, done);

@@ -294,8 +294,14 @@ impl<A: Analyzer> Table<A> {
         self.conns.len()
     }
 
+    /// Whether connections finished since the last [`Self::take_finished`]:
+    /// asked after every packet, mostly to hear no.
+    #[inline]
+    pub fn has_finished(&self) -> bool {
+        !self.finished.is_empty()
+    }
+
     /// Connections finished since the last call, with their analyzers.
-    /// Called after every packet, mostly with none: that case costs one test.
     pub fn take_finished(&mut self) -> impl Iterator<Item = Finished<A>> + '_ {
         (!self.finished.is_empty())
             .then(|| self.finished.drain(..))
