@@ -60,16 +60,24 @@ impl<const N: usize> SmallU16<N> {
 
     #[inline]
     pub(crate) fn push(&mut self, v: u16) {
-        if !self.heap.is_empty() {
-            self.heap.push(v);
-        } else if let Some(slot) = self.stack.get_mut(self.len) {
+        if self.heap.is_empty()
+            && let Some(slot) = self.stack.get_mut(self.len)
+        {
             *slot = v;
             self.len += 1;
         } else {
+            self.push_on_heap(v);
+        }
+    }
+
+    /// Past `N` values: every value on the heap.
+    #[cold]
+    fn push_on_heap(&mut self, v: u16) {
+        if self.heap.is_empty() {
             self.heap.reserve(2 * N + 1);
             self.heap.extend_from_slice(&self.stack);
-            self.heap.push(v);
         }
+        self.heap.push(v);
     }
 
     pub(crate) fn as_slice(&self) -> &[u16] {
