@@ -27,6 +27,7 @@ use crate::tls::decrypt::{KeyStore, Plain};
 use crate::tls::{self, TlsSession, TlsSummary};
 use crate::{At, Side, Ts};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::rc::Rc;
 
 /// Bytes of each side looked at before giving up on recognising it: the
@@ -544,14 +545,19 @@ impl Session {
         out
     }
 
-    /// The first bytes of `side` so far plus `data`, at most [`SNIFF_LEN`].
-    fn head(&self, side: Side, data: &[u8]) -> Vec<u8> {
+    /// The first bytes of `side` so far plus `data`, at most [`SNIFF_LEN`]:
+    /// `data` itself when nothing of that side waited, as with most
+    /// connections' first segment.
+    fn head<'a>(&'a self, side: Side, data: &'a [u8]) -> Cow<'a, [u8]> {
         let buf = self.sniff.get(side.idx()).map_or(&[][..], Vec::as_slice);
+        if buf.is_empty() {
+            return Cow::Borrowed(data.get(..SNIFF_LEN.min(data.len())).unwrap_or_default());
+        }
         let mut head = Vec::with_capacity(SNIFF_LEN);
         head.extend_from_slice(buf.get(..SNIFF_LEN.min(buf.len())).unwrap_or_default());
         let room = SNIFF_LEN.saturating_sub(head.len());
         head.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
-        head
+        Cow::Owned(head)
     }
 
     /// Starts the parsers a verdict calls for and replays what waited.
@@ -727,8 +733,8 @@ fn estimated_http(s: &TlsSummary) -> Option<Http> {
 impl Analyzer for Session {
     fn on_data(&mut self, side: Side, data: &[u8], at: At) {
         if self.protocol == Protocol::Unknown {
-            let head = self.head(side, data);
-            match judge(side, &head) {
+            let verdict = judge(side, &self.head(side, data));
+            match verdict {
                 Verdict::Wait => {
                     if let Some(buf) = self.sniff.get_mut(side.idx()) {
                         buf.extend_from_slice(data);
