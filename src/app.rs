@@ -28,6 +28,7 @@ use crate::tls::{self, TlsSession, TlsSummary};
 use crate::{At, Side, Ts};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Bytes of each side looked at before giving up on recognising it: the
@@ -639,6 +640,30 @@ fn deliver_plaintext(t: &mut TlsSession, http: &mut Parsers) {
 /// type (RFC 8446 section 5.2, RFC 5288 section 3, RFC 7905 section 2).
 /// None for CBC suites, whose padding varies.
 fn record_overhead(tls13: bool, cipher: &str) -> Option<usize> {
+    /// TLS 1.3 or not, the suite's name, and the answer.
+    type Answer = (bool, Box<str>, Option<usize>);
+    thread_local! {
+        /// The last answer: a capture's connections mostly share a suite.
+        static LAST: RefCell<Option<Answer>> = const { RefCell::new(None) };
+    }
+    let last = LAST.try_with(|last| match last.try_borrow().as_deref() {
+        Ok(Some((t, c, o))) if *t == tls13 && **c == *cipher => Some(*o),
+        _ => None,
+    });
+    if let Ok(Some(overhead)) = last {
+        return overhead;
+    }
+    let overhead = overhead_of(tls13, cipher);
+    let _ = LAST.try_with(|last| {
+        if let Ok(mut last) = last.try_borrow_mut() {
+            *last = Some((tls13, Box::from(cipher), overhead));
+        }
+    });
+    overhead
+}
+
+/// [`record_overhead`], worked out.
+fn overhead_of(tls13: bool, cipher: &str) -> Option<usize> {
     let tag = if cipher.contains("_CCM_8") { 8 } else { 16 };
     let aead =
         cipher.contains("_GCM_") || cipher.contains("CHACHA20_POLY1305") || cipher.contains("_CCM");

@@ -5,12 +5,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tls_parser::TlsCipherSuite;
 
+/// A code point's names, hashed with foldhash: SipHash was most of a
+/// lookup's cost.
+type ByCode = HashMap<u16, Arc<str>, foldhash::fast::RandomState>;
+
 /// Names each thread keeps once made, per kind: at most the 65 536 values
 /// of a code point, and in practice a few.
 #[derive(Default)]
 struct Names {
-    versions: HashMap<u16, Arc<str>>,
-    ciphers: HashMap<u16, Arc<str>>,
+    versions: ByCode,
+    ciphers: ByCode,
     /// Texts from the hellos made recently ([`text`]), replaced in turn.
     recent: Vec<Arc<str>>,
     next: usize,
@@ -29,11 +33,7 @@ thread_local! {
 /// The name of `v` in `kind`, made by `make` the first time this thread
 /// asks: every finished TLS connection names its version and cipher suite,
 /// and sharing them saves two allocations a connection.
-fn shared(
-    kind: fn(&mut Names) -> &mut HashMap<u16, Arc<str>>,
-    v: u16,
-    make: fn(u16) -> String,
-) -> Arc<str> {
+fn shared(kind: fn(&mut Names) -> &mut ByCode, v: u16, make: fn(u16) -> String) -> Arc<str> {
     NAMES.with(|names| match names.try_borrow_mut() {
         Ok(mut names) => Arc::clone(
             kind(&mut names)
