@@ -1,4 +1,4 @@
-//! ClientHello and ServerHello facts, parsed with tls-parser from one complete handshake message body (and the SSLv2-compatible ClientHello, which tls-parser does not know).
+//! ClientHello and ServerHello facts from one complete handshake message body, read with tls-parser's rules (the fields and the extensions the facts come from in place, the rest through tls-parser), and the SSLv2-compatible ClientHello, which tls-parser does not know.
 
 use super::fingerprint::{self, HelloFields, SmallU16};
 use super::names;
@@ -360,10 +360,10 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
         let read = match typ {
             // RFC 6066 3: the first host_name entry.
             EXT_SNI => sni_host(content).map(|host| out.sni = host.map(names::text_lossy)),
-            EXT_ALPN => alpn_names(content).map(|names| {
+            EXT_ALPN => alpn_names(content).map(|offered| {
                 out.alpn.clear();
                 first_alpn = None;
-                for name in names {
+                for name in offered {
                     first_alpn.get_or_insert(name);
                     out.alpn.push(names::text_lossy(name));
                 }
@@ -532,8 +532,8 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
             }
             // RFC 7301 3.1: exactly one protocol name.
             EXT_ALPN => {
-                if let Ok(mut names) = alpn_names(content) {
-                    out.alpn = names.next().map(names::text_lossy);
+                if let Ok(mut chosen) = alpn_names(content) {
+                    out.alpn = chosen.next().map(names::text_lossy);
                 }
                 continue;
             }
