@@ -21,13 +21,18 @@
 //!
 //! Measured (callgrind 3.19, release build, instructions per iteration):
 //!
-//! | mode             | format!-based | no `core::fmt` | + memo |
-//! |------------------|--------------:|---------------:|-------:|
-//! | client           |       114 175 |         58 932 | 10 960 |
-//! | client-miss      |       114 119 |         58 864 | 59 729 |
-//! | handshake        |       116 925 |         61 694 | 13 710 |
-//! | fingerprint      |       105 059 |         50 143 |  2 171 |
-//! | fingerprint-miss |       104 999 |         50 059 | 50 815 |
+//! | mode             | format!-based | no `core::fmt` | + memo | + read in place |
+//! |------------------|--------------:|---------------:|-------:|----------------:|
+//! | client           |       114 175 |         58 932 | 10 960 |           5 865 |
+//! | client-miss      |       114 119 |         58 864 | 59 729 |          56 025 |
+//! | handshake        |       116 925 |         61 694 | 13 710 |           8 241 |
+//! | fingerprint      |       105 059 |         50 143 |  2 171 |           1 952 |
+//! | fingerprint-miss |       104 999 |         50 059 | 50 815 |          52 038 |
+//!
+//! "Read in place": the hello's fields and the extensions its facts come
+//! from read without tls-parser's vectors, and the SNI, ALPN and JA3/JA4
+//! texts shared with recent hellos (docs/TLS.md, *Facts*); a miss now also
+//! looks among the recent texts before making its own.
 //!
 //! Valgrind hides the CPU's SHA extensions, so under callgrind sha2 takes
 //! its software SHA-256 (about 3 360 instructions per 64-byte block, 8
