@@ -136,6 +136,37 @@ pub struct ClientHello {
     pub malformed_extensions: Vec<u16>,
 }
 
+impl ClientHello {
+    /// A hello's fixed fields, before any extension is read.
+    fn bare(
+        legacy_version: u16,
+        cipher_suites: Vec<u16>,
+        session_id: &[u8],
+        random: &[u8],
+        sslv2: bool,
+    ) -> Self {
+        ClientHello {
+            legacy_version,
+            supported_versions: Vec::new(),
+            sni: None,
+            alpn: Vec::new(),
+            cipher_suites,
+            session_id: SessionId::new(session_id),
+            session_ticket: TicketOffer::Absent,
+            psk: false,
+            psk_modes: Vec::new(),
+            early_data: false,
+            ech: false,
+            sslv2,
+            ja3: None,
+            ja4: None,
+            random: random32(random),
+            ticket_id: None,
+            malformed_extensions: Vec::new(),
+        }
+    }
+}
+
 /// FNV-1a over a session ticket: tells tickets apart to find the master
 /// secret of the session one resumes. A collision would only make the
 /// wrong key fail authentication, which is reported.
@@ -170,6 +201,26 @@ pub struct ServerHello {
     pub encrypt_then_mac: bool,
     #[serde(skip)]
     pub random: [u8; 32],
+}
+
+impl ServerHello {
+    /// A hello's fixed fields, before any extension is read: the version
+    /// is the legacy one until supported_versions says otherwise.
+    fn bare(legacy_version: u16, cipher_suite: u16, session_id: &[u8], random: &[u8]) -> Self {
+        let random = random32(random);
+        ServerHello {
+            legacy_version,
+            version: legacy_version,
+            cipher_suite,
+            alpn: None,
+            session_id: SessionId::new(session_id),
+            psk: false,
+            hrr: random == HRR_RANDOM,
+            ticket_promised: false,
+            encrypt_then_mac: false,
+            random,
+        }
+    }
 }
 
 /// Why a hello could not be read.
@@ -328,25 +379,13 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> {
     let mut sig_algs = SmallU16::<STACK_EXTS>::new();
     let mut point_formats: &[u8] = &[];
     let mut first_alpn: Option<&[u8]> = None;
-    let mut out = ClientHello {
-        legacy_version: ch.version,
-        supported_versions: Vec::new(),
-        sni: None,
-        alpn: Vec::new(),
-        cipher_suites: u16s(ch.ciphers).collect(),
-        session_id: SessionId::new(ch.session_id),
-        session_ticket: TicketOffer::Absent,
-        psk: false,
-        psk_modes: Vec::new(),
-        early_data: false,
-        ech: false,
-        sslv2: false,
-        ja3: None,
-        ja4: None,
-        random: random32(ch.random),
-        ticket_id: None,
-        malformed_extensions: Vec::new(),
-    };
+    let mut out = ClientHello::bare(
+        ch.version,
+        u16s(ch.ciphers).collect(),
+        ch.session_id,
+        ch.random,
+        false,
+    );
     for (typ, whole) in extensions(ch.extensions.unwrap_or_default()) {
         ext_types.push(typ);
         if super::is_grease(typ) {
@@ -476,43 +515,24 @@ pub fn parse_sslv2_client_hello(body: &[u8]) -> Result<ClientHello, HelloError> 
             _ => None,
         })
         .collect();
-    Ok(ClientHello {
-        legacy_version: version,
-        supported_versions: Vec::new(),
-        sni: None,
-        alpn: Vec::new(),
+    Ok(ClientHello::bare(
+        version,
         cipher_suites,
-        session_id: SessionId::new(sid),
-        session_ticket: TicketOffer::Absent,
-        psk: false,
-        psk_modes: Vec::new(),
-        early_data: false,
-        ech: false,
-        sslv2: true,
-        ja3: None,
-        ja4: None,
-        random: random32(challenge),
-        ticket_id: None,
-        malformed_extensions: Vec::new(),
-    })
+        sid,
+        challenge,
+        true,
+    ))
 }
 
 /// Parse a ServerHello body (after the 4-byte handshake header).
 pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
     let (_, sh) = parse_tls_handshake_server_hello(body).map_err(|_| HelloError::Malformed)?;
-    let random = random32(sh.random);
-    let mut out = ServerHello {
-        legacy_version: sh.version.0,
-        version: sh.version.0,
-        cipher_suite: sh.cipher.0,
-        alpn: None,
-        session_id: SessionId::new(sh.session_id.unwrap_or_default()),
-        psk: false,
-        hrr: random == HRR_RANDOM,
-        ticket_promised: false,
-        encrypt_then_mac: false,
-        random,
-    };
+    let mut out = ServerHello::bare(
+        sh.version.0,
+        sh.cipher.0,
+        sh.session_id.unwrap_or_default(),
+        sh.random,
+    );
     for (kind, whole) in extensions(sh.ext.unwrap_or_default()) {
         // RFC 7366 section 2: an empty extension 22.
         if kind == 22 {
@@ -613,25 +633,13 @@ pub(crate) mod tests {
         let mut point_formats: &[u8] = &[];
         let mut sig_algs = Vec::new();
         let mut first_alpn: Option<&[u8]> = None;
-        let mut out = ClientHello {
-            legacy_version: ch.version.0,
-            supported_versions: Vec::new(),
-            sni: None,
-            alpn: Vec::new(),
-            cipher_suites: ch.ciphers.iter().map(|c| c.0).collect(),
-            session_id: SessionId::new(ch.session_id.unwrap_or_default()),
-            session_ticket: TicketOffer::Absent,
-            psk: false,
-            psk_modes: Vec::new(),
-            early_data: false,
-            ech: false,
-            sslv2: false,
-            ja3: None,
-            ja4: None,
-            random: random32(ch.random),
-            ticket_id: None,
-            malformed_extensions: Vec::new(),
-        };
+        let mut out = ClientHello::bare(
+            ch.version.0,
+            ch.ciphers.iter().map(|c| c.0).collect(),
+            ch.session_id.unwrap_or_default(),
+            ch.random,
+            false,
+        );
         for (typ, whole) in extensions(ch.ext.unwrap_or_default()) {
             ext_types.push(typ);
             if crate::tls::is_grease(typ) {
@@ -709,19 +717,12 @@ pub(crate) mod tests {
     /// The ServerHello facts through tls-parser's extension parsers.
     fn reference_server_hello(body: &[u8]) -> Result<ServerHello, HelloError> {
         let (_, sh) = parse_tls_handshake_server_hello(body).map_err(|_| HelloError::Malformed)?;
-        let random = random32(sh.random);
-        let mut out = ServerHello {
-            legacy_version: sh.version.0,
-            version: sh.version.0,
-            cipher_suite: sh.cipher.0,
-            alpn: None,
-            session_id: SessionId::new(sh.session_id.unwrap_or_default()),
-            psk: false,
-            hrr: random == HRR_RANDOM,
-            ticket_promised: false,
-            encrypt_then_mac: false,
-            random,
-        };
+        let mut out = ServerHello::bare(
+            sh.version.0,
+            sh.cipher.0,
+            sh.session_id.unwrap_or_default(),
+            sh.random,
+        );
         for (kind, whole) in extensions(sh.ext.unwrap_or_default()) {
             // RFC 7366 section 2: an empty extension 22.
             if kind == 22 {
