@@ -21,6 +21,7 @@ pub mod http2;
 pub mod keys;
 pub mod ledger;
 pub mod report;
+pub mod text;
 pub mod time;
 pub mod tls;
 

@@ -2,7 +2,7 @@
 //! many handshakes served how many requests" for each server.
 
 use super::runs::{Runs, Sorted};
-use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server, V4Text};
+use super::{Basis, Capture, Connection, Digest, HandshakeTotals, NameSource, Server, v4_text};
 use crate::Ts;
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -22,7 +22,7 @@ pub fn name_of(c: &Connection) -> (Cow<'_, str>, NameSource) {
         return (Cow::Borrowed(host), NameSource::Host);
     }
     let address = match &c.tcp.server {
-        SocketAddr::V4(v4) => V4Text::of(v4).as_str().to_string(),
+        SocketAddr::V4(v4) => v4_text(v4).as_str().to_string(),
         v6 => v6.to_string(),
     };
     (Cow::Owned(address), NameSource::Address)

@@ -9,6 +9,7 @@
 //! client seen again costs a comparison instead of MD5 and SHA-256.
 
 use super::is_grease;
+use crate::text::StackText;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -591,42 +592,24 @@ pub fn ja4(f: &HelloFields<'_>) -> Arc<str> {
         || hash12(exts, f.sig_algs.iter().copied().filter(not_grease)),
     );
     let [a, z] = ja4_alpn(f.first_alpn);
-    let mut out = Ja4Text {
-        bytes: [0; 36],
-        len: 0,
-    };
-    out.put(b"t");
-    out.put(ja4_version(f).as_bytes());
-    out.put(if sni { b"d" } else { b"i" });
+    // 36 bytes: `t13d1516h2_` and two 12-digit hashes, the ALPN
+    // characters one byte each.
+    let mut out = StackText::<36>::new();
+    out.push(b"t");
+    out.push(ja4_version(f).as_bytes());
+    out.push(if sni { b"d" } else { b"i" });
     for count in [cipher_count, ext_count] {
         let count = count.min(99) as u8;
-        out.put(&[b'0' + count / 10, b'0' + count % 10]);
+        out.push(&[b'0' + count / 10, b'0' + count % 10]);
     }
     let mut alpn = [0u8; 8];
-    out.put(a.encode_utf8(&mut alpn).as_bytes());
-    out.put(z.encode_utf8(&mut alpn).as_bytes());
-    out.put(b"_");
-    out.put(&cipher_hash);
-    out.put(b"_");
-    out.put(&ext_hash);
-    ascii(out.bytes.get(..out.len).unwrap_or_default())
-}
-
-/// A JA4 fingerprint's text, on the stack: 36 bytes (`t13d1516h2_` and two
-/// 12-digit hashes), the ALPN characters one byte each.
-struct Ja4Text {
-    bytes: [u8; 36],
-    len: usize,
-}
-
-impl Ja4Text {
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(dst) = self.bytes.get_mut(self.len..end) {
-            dst.copy_from_slice(bytes);
-            self.len = end;
-        }
-    }
+    out.push(a.encode_utf8(&mut alpn).as_bytes());
+    out.push(z.encode_utf8(&mut alpn).as_bytes());
+    out.push(b"_");
+    out.push(&cipher_hash);
+    out.push(b"_");
+    out.push(&ext_hash);
+    ascii(out.as_bytes())
 }
 
 #[cfg(test)]
